@@ -1,0 +1,7 @@
+"""``python -m skyfence`` runs the CLI."""
+
+import sys
+
+from skyfence.cli import main
+
+sys.exit(main())
