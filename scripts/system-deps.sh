@@ -11,7 +11,6 @@ if [ "${1:-}" = "venv" ]; then
 else
     # Services the tests start on loopback (see tests/conftest.py and each area's fixtures).
     have pg_ctl || ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1 || need+=(postgresql)
-    have nats-server || need+=(nats-server)
     have chromium || need+=(chromium)
     have sox || need+=(sox)
     dpkg -s libsndfile1 >/dev/null 2>&1 || need+=(libsndfile1)
