@@ -1,0 +1,103 @@
+"""`AssessConfig`: every threshold of threat scoring and the alert lifecycle, in one
+pydantic model (loadable from YAML) built once by the driver and passed down."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from skyfence.errors import ConfigError
+from skyfence.model.alert import ThreatLevel
+from skyfence.model.classes import CLASSES
+
+__all__ = ["AssessConfig"]
+
+_DEFAULT_CLASS_THREAT = {
+    "fpv": 1.0,
+    "multirotor": 0.6,
+    "fixed_wing": 0.5,
+    "bird": 0.0,
+    "aircraft": 0.1,
+    "unknown": 0.4,
+}
+
+
+class AssessConfig(BaseModel):
+    """Thresholds of threat scoring and alerting (scores are in ``[0, 1]``)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    # Prediction.
+    horizon_s: float = Field(120.0, gt=0, description="look-ahead for entering a zone")
+    samples: int = Field(32, ge=2, description="state samples for the probability of entering")
+    assess_tentative: bool = Field(False, description="score tentative tracks too")
+
+    # Hostility: how much a track looks like an attacker.
+    class_threat: dict[str, float] = Field(default_factory=lambda: dict(_DEFAULT_CLASS_THREAT))
+    unclassified_threat: float = Field(
+        0.2, ge=0, le=1, description="class threat of a track whose class probabilities are uninformative"
+    )
+    rf_silent_bonus: float = 0.2
+    swarm_bonus: float = 0.15
+    speed_bonus: float = 0.1
+    speed_ref_mps: float = Field(30.0, gt=0, description="closing speed that earns the full speed bonus")
+    spoof_bonus: float = 0.35
+    compliant_factor: float = Field(0.2, ge=0, le=1, description="hostility factor for an allow-listed drone")
+
+    # Levels: score thresholds to enter medium, high and critical; leaving needs
+    # ``hysteresis`` less for ``down_dwell_s`` (so a noisy score does not flap).
+    level_enter: tuple[float, float, float] = (0.25, 0.5, 0.75)
+    hysteresis: float = Field(0.08, ge=0, lt=0.25)
+    open_level: ThreatLevel = ThreatLevel.MEDIUM
+    open_dwell_s: float = Field(1.0, ge=0, description="score must stay at open_level this long")
+    down_dwell_s: float = Field(5.0, ge=0)
+    close_dwell_s: float = Field(10.0, ge=0, description="below the exit threshold this long resolves")
+    swarm_member_alerts: bool = Field(
+        False, description="also alert on each swarm member (default: one group alert per swarm)"
+    )
+
+    # Remote ID.
+    spoof_distance_m: float = Field(150.0, gt=0, description="Remote ID vs track distance marking a spoof")
+    spoof_sigma: float = Field(4.0, gt=0, description="... or this many track position sigmas if larger")
+
+    # Launch point.
+    climb_rate_mps: float = Field(3.0, gt=0, description="assumed climb when the track has no vertical rate")
+    assumed_agl_m: float = Field(50.0, gt=0, description="assumed height when the track has no altitude")
+    max_back_s: float = Field(300.0, gt=0)
+    history_len: int = Field(6, ge=1, description="earliest snapshots kept per track")
+
+    @field_validator("class_threat")
+    @classmethod
+    def _classes(cls, value: dict[str, float]) -> dict[str, float]:
+        unknown = sorted(set(value) - set(CLASSES))
+        if unknown:
+            raise ValueError(f"unknown class(es) {', '.join(unknown)}; expected {', '.join(CLASSES)}")
+        return {c: float(value.get(c, _DEFAULT_CLASS_THREAT[c])) for c in CLASSES}
+
+    @model_validator(mode="after")
+    def _order(self) -> AssessConfig:
+        a, b, c = self.level_enter
+        if not 0 < a < b < c <= 1:
+            raise ValueError("level_enter must be increasing within (0, 1]")
+        return self
+
+    @classmethod
+    def from_yaml(cls, path: str | Path) -> AssessConfig:
+        p = Path(path)
+        try:
+            raw: Any = yaml.safe_load(p.read_text(encoding="utf-8")) or {}
+        except OSError as exc:
+            raise ConfigError(f"cannot read: {exc.strerror or exc}", path=p) from None
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"invalid YAML: {exc}", path=p) from None
+        if not isinstance(raw, dict):
+            raise ConfigError("expected a mapping of settings", path=p)
+        try:
+            return cls.model_validate(raw)
+        except ValidationError as exc:
+            err = exc.errors()[0]
+            field = ".".join(str(x) for x in err["loc"])
+            raise ConfigError(err["msg"], path=p, field=field) from None

@@ -1,0 +1,298 @@
+"""Track × zone geometry as array operations: inside, distance, closest approach, exact
+time to zone on the straight-line prediction, and the probability of entering within a
+horizon from each track's state and covariance.
+
+Every function takes all tracks and all zones at once and returns ``[N, Z]`` arrays;
+shapely 2's vectorised predicates do point-in-polygon and distances, and the ray ×
+boundary intersections are plain numpy over all ``N × S`` (track, edge) pairs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import shapely
+from numpy.typing import NDArray
+
+from skyfence.errors import FormatError
+from skyfence.model.zone import Zone
+
+__all__ = [
+    "ZoneGeometry",
+    "ZoneSet",
+    "altitude_known",
+    "closest_approach",
+    "enter_probability",
+    "time_to_zone",
+    "zone_geometry",
+]
+
+#: Above this vertical variance (m²) a track's height is treated as unknown (2-D sensors
+#: leave ``U = 0`` with a huge variance): altitude limits are then not applied.
+ALTITUDE_UNKNOWN_VAR = 300.0**2
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class ZoneSet:
+    """Zones prepared once for the vectorised functions.
+
+    ``polygons[Z]`` are prepared shapely polygons (lines already buffered); the boundary
+    edges of all zones are concatenated counter-clockwise as ``edge_a[S, 2]`` →
+    ``edge_b[S, 2]``, zone by zone, with ``edge_start[Z]`` the first edge of each zone.
+    """
+
+    zones: tuple[Zone, ...]
+    polygons: NDArray[Any]
+    floor_m: NDArray[np.float64]
+    ceiling_m: NDArray[np.float64]
+    priority: NDArray[np.int64]
+    edge_a: NDArray[np.float64]
+    edge_b: NDArray[np.float64]
+    edge_zone: NDArray[np.int64]
+    edge_start: NDArray[np.int64]
+
+    @property
+    def ids(self) -> tuple[str, ...]:
+        return tuple(z.id for z in self.zones)
+
+    def __len__(self) -> int:
+        return len(self.zones)
+
+    @classmethod
+    def from_zones(cls, zones: Sequence[Zone]) -> ZoneSet:
+        polys = []
+        a_parts: list[NDArray[np.float64]] = []
+        b_parts: list[NDArray[np.float64]] = []
+        zone_idx: list[NDArray[np.int64]] = []
+        starts: list[int] = []
+        n_edges = 0
+        # One pass per zone at set-up time only; the per-update work is all vectorised.
+        for k, zone in enumerate(zones):
+            ring = np.asarray(zone.area_polygon(), dtype=np.float64)
+            poly = shapely.polygons(ring)
+            if not shapely.is_valid(poly) or shapely.area(poly) <= 0:
+                why = shapely.is_valid_reason(poly)
+                raise FormatError(f"invalid zone geometry ({why})", field=f"zone {zone.id!r}")
+            if np.allclose(ring[0], ring[-1]):
+                ring = ring[:-1]
+            # Shoelace: a clockwise ring is reversed so the interior is always on the left.
+            signed = 0.5 * float(
+                np.sum(ring[:, 0] * np.roll(ring[:, 1], -1) - np.roll(ring[:, 0], -1) * ring[:, 1])
+            )
+            if signed < 0:
+                ring = ring[::-1]
+            polys.append(poly)
+            a_parts.append(ring)
+            b_parts.append(np.roll(ring, -1, axis=0))
+            zone_idx.append(np.full(len(ring), k, dtype=np.int64))
+            starts.append(n_edges)
+            n_edges += len(ring)
+        arr = np.array(polys, dtype=object)
+        shapely.prepare(arr)
+        return cls(
+            zones=tuple(zones),
+            polygons=arr,
+            floor_m=np.array([z.floor_m for z in zones], dtype=np.float64),
+            ceiling_m=np.array([z.ceiling_m for z in zones], dtype=np.float64),
+            priority=np.array([z.priority for z in zones], dtype=np.int64),
+            edge_a=np.concatenate(a_parts) if a_parts else np.zeros((0, 2)),
+            edge_b=np.concatenate(b_parts) if b_parts else np.zeros((0, 2)),
+            edge_zone=np.concatenate(zone_idx) if zone_idx else np.zeros(0, np.int64),
+            edge_start=np.array(starts, dtype=np.int64),
+        )
+
+
+def altitude_known(P: NDArray[np.float64]) -> NDArray[np.bool_]:
+    """Tracks whose height is measured well enough to apply zone floors and ceilings."""
+    out: NDArray[np.bool_] = P[:, 2, 2] < ALTITUDE_UNKNOWN_VAR
+    return out
+
+
+def _altitude_window(
+    u: NDArray[np.float64], vu: NDArray[np.float64], known: NDArray[np.bool_], zs: ZoneSet
+) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """``[t0, t1]`` (``[N, Z]``, from now on) during which the straight-line height is
+    between each zone's floor and ceiling; ``t1 < t0`` when never."""
+    u2 = u[:, None]
+    vu2 = vu[:, None]
+    inside_now = (zs.floor_m[None, :] <= u2) & (u2 <= zs.ceiling_m[None, :])
+    moving = (vu2 != 0) & known[:, None]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        tf = (zs.floor_m[None, :] - u2) / np.where(moving, vu2, 1.0)
+        tc = (zs.ceiling_m[None, :] - u2) / np.where(moving, vu2, 1.0)
+    lo = np.where(moving, np.minimum(tf, tc), np.where(inside_now | ~known[:, None], 0.0, np.inf))
+    hi = np.where(moving, np.maximum(tf, tc), np.where(inside_now | ~known[:, None], np.inf, -np.inf))
+    # An infinite floor makes (−inf − u)/v a signed infinity, which is what we want.
+    lo = np.nan_to_num(lo, nan=0.0, posinf=np.inf, neginf=-np.inf)
+    hi = np.nan_to_num(hi, nan=np.inf, posinf=np.inf, neginf=-np.inf)
+    return np.maximum(lo, 0.0), hi
+
+
+def time_to_zone(
+    pos: NDArray[np.float64],
+    vel: NDArray[np.float64],
+    zs: ZoneSet,
+    known_alt: NDArray[np.bool_] | None = None,
+) -> NDArray[np.float64]:
+    """Exact time (s) until each straight-line track ``pos[N, 3] + vel[N, 3]·t`` is inside
+    each zone (horizontally inside or on the boundary, and between floor and ceiling),
+    ``0`` if it is inside now, ``inf`` if never. Returns ``[N, Z]``.
+
+    The ray is intersected with every boundary edge; the answer is the start of the
+    altitude window if the track is horizontally inside then, else the first edge it
+    crosses inward inside that window.
+    """
+    n, nz = pos.shape[0], len(zs)
+    if n == 0 or nz == 0:
+        return np.full((n, nz), np.inf)
+    known = np.ones(n, dtype=bool) if known_alt is None else known_alt
+    t0, t1 = _altitude_window(pos[:, 2], vel[:, 2], known, zs)
+    window = t1 >= t0
+    c = np.where(window, t0, 0.0)
+    px = pos[:, 0:1] + vel[:, 0:1] * c
+    py = pos[:, 1:2] + vel[:, 1:2] * c
+    inside_at_c = shapely.intersects_xy(zs.polygons[None, :], px, py)
+
+    # Ray p + v t against edge a + d s: t = (a−p)×d / v×d, s = (a−p)×v / v×d.
+    d = zs.edge_b - zs.edge_a  # [S, 2]
+    ap_x = zs.edge_a[None, :, 0] - pos[:, 0:1]  # [N, S]
+    ap_y = zs.edge_a[None, :, 1] - pos[:, 1:2]
+    vx = vel[:, 0:1]
+    vy = vel[:, 1:2]
+    denom = vx * d[None, :, 1] - vy * d[None, :, 0]
+    ok = np.abs(denom) > 1e-12
+    safe = np.where(ok, denom, 1.0)
+    t = (ap_x * d[None, :, 1] - ap_y * d[None, :, 0]) / safe
+    s = (ap_x * vy - ap_y * vx) / safe
+    # Counter-clockwise rings keep the interior on the left: entering means d × v > 0.
+    entering = -denom > 0
+    ze = zs.edge_zone
+    hit = ok & entering & (s >= -1e-12) & (s <= 1.0 + 1e-12) & (t >= c[:, ze]) & (t <= t1[:, ze])
+    t_hit = np.where(hit, t, np.inf)
+    first = np.minimum.reduceat(t_hit, zs.edge_start, axis=1)
+    out: NDArray[np.float64] = np.where(window & inside_at_c, c, np.where(window, first, np.inf))
+    return out
+
+
+@dataclass(frozen=True, slots=True)
+class ZoneGeometry:
+    """Everything the threat score needs about every (track, zone) pair, ``[N, Z]``."""
+
+    inside: NDArray[np.bool_]
+    distance_m: NDArray[np.float64]
+    time_to_zone: NDArray[np.float64]
+    cpa_m: NDArray[np.float64]
+    cpa_time: NDArray[np.float64]
+    p_enter: NDArray[np.float64]
+    closing_speed: NDArray[np.float64]
+
+
+def closest_approach(
+    pos: NDArray[np.float64], vel: NDArray[np.float64], zs: ZoneSet, horizon_s: float
+) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]:
+    """Horizontal distance now, closest approach over the horizon on the straight-line
+    prediction, and its time: three ``[N, Z]`` arrays."""
+    n = pos.shape[0]
+    pts = shapely.points(pos[:, :2])
+    dist = shapely.distance(pts[:, None], zs.polygons[None, :])
+    ends = np.stack([pos[:, :2], pos[:, :2] + vel[:, :2] * horizon_s], axis=1)
+    lines = shapely.linestrings(ends)
+    cpa = shapely.distance(lines[:, None], zs.polygons[None, :])
+    speed = np.hypot(vel[:, 0], vel[:, 1])
+    near = shapely.shortest_line(lines[:, None], zs.polygons[None, :])
+    q = shapely.get_coordinates(near.ravel()).reshape(n, len(zs), 2, 2)[:, :, 0, :]
+    along = np.hypot(q[..., 0] - pos[:, None, 0], q[..., 1] - pos[:, None, 1])
+    with np.errstate(divide="ignore", invalid="ignore"):
+        t_cpa = np.where(speed[:, None] > 1e-9, along / speed[:, None], 0.0)
+    return dist, cpa, t_cpa
+
+
+def _standard_normals(k: int, dim: int) -> NDArray[np.float64]:
+    """Fixed antithetic standard-normal draws (common random numbers): the probability of
+    entering changes smoothly from one update to the next instead of jittering."""
+    half = np.random.default_rng(0x5F3E).standard_normal((k // 2, dim))
+    return np.concatenate([half, -half])
+
+
+def enter_probability(
+    x: NDArray[np.float64],
+    P: NDArray[np.float64],
+    zs: ZoneSet,
+    horizon_s: float,
+    samples: int = 32,
+    rows: NDArray[np.bool_] | None = None,
+) -> NDArray[np.float64]:
+    """Probability ``[N, Z]`` that each track enters each zone within ``horizon_s``,
+    by pushing fixed samples of the state distribution ``N(x, P)`` along straight lines.
+
+    ``rows`` limits the work to tracks that can plausibly reach a zone (others get 0).
+    Height is not sampled where it is unknown.
+    """
+    n, nz = x.shape[0], len(zs)
+    out = np.zeros((n, nz))
+    sel = np.flatnonzero(np.ones(n, bool) if rows is None else rows)
+    if sel.size == 0 or nz == 0:
+        return out
+    xs = x[sel]
+    Ps = P[sel].copy()
+    known = altitude_known(Ps)
+    # Unknown height: drop U and vU from the sampling (their variance is a placeholder).
+    Ps[~known, 2, :] = 0.0
+    Ps[~known, :, 2] = 0.0
+    Ps[~known, 5, :] = 0.0
+    Ps[~known, :, 5] = 0.0
+    Ps = 0.5 * (Ps + np.swapaxes(Ps, 1, 2))
+    # Eigen-decomposition tolerates the semi-definite matrices that the masking makes.
+    w, V = np.linalg.eigh(Ps)
+    L = V * np.sqrt(np.clip(w, 0.0, None))[:, None, :]
+    eps = _standard_normals(samples, 6)  # [K, 6]
+    draws = xs[:, None, :] + np.einsum("nij,kj->nki", L, eps)  # [n, K, 6]
+    m = sel.size
+    flat = draws.reshape(m * samples, 6)
+    known_flat = np.repeat(known, samples)
+    ttz = time_to_zone(flat[:, :3], flat[:, 3:], zs, known_flat).reshape(m, samples, nz)
+    out[sel] = np.mean(ttz <= horizon_s, axis=1)
+    return out
+
+
+def zone_geometry(
+    x: NDArray[np.float64],
+    P: NDArray[np.float64],
+    zs: ZoneSet,
+    horizon_s: float,
+    samples: int = 32,
+    gate_sigma: float = 4.0,
+) -> ZoneGeometry:
+    """All per (track, zone) quantities for ``N`` states ``x[N, 6]`` with covariance ``P``."""
+    n, nz = x.shape[0], len(zs)
+    if n == 0 or nz == 0:
+        z = np.zeros((n, nz))
+        return ZoneGeometry(
+            np.zeros((n, nz), bool), z + np.inf, z + np.inf, z + np.inf, z + np.inf, z, z.copy()
+        )
+    pos, vel = x[:, :3], x[:, 3:]
+    known = altitude_known(P)
+    ttz = time_to_zone(pos, vel, zs, known)
+    dist, cpa, t_cpa = closest_approach(pos, vel, zs, horizon_s)
+    inside = ttz == 0.0
+    # Sampling is only worth it where a few sigma of position and velocity error could
+    # bring the track to the zone within the horizon.
+    sig_p = np.sqrt(np.maximum(P[:, 0, 0] + P[:, 1, 1], 0.0))
+    sig_v = np.sqrt(np.maximum(P[:, 3, 3] + P[:, 4, 4], 0.0))
+    reach = gate_sigma * (sig_p + sig_v * horizon_s)
+    rows: NDArray[np.bool_] = np.asarray((cpa <= reach[:, None]).any(axis=1), dtype=bool)
+    p_enter = enter_probability(x, P, zs, horizon_s, samples, rows)
+    p_enter = np.where(inside, 1.0, p_enter)
+    # Closing speed towards each zone: velocity along the line to its nearest point.
+    pts = shapely.points(pos[:, :2])
+    near = shapely.shortest_line(pts[:, None], zs.polygons[None, :])
+    q = shapely.get_coordinates(near.ravel()).reshape(n, nz, 2, 2)[:, :, 1, :]
+    dx = q[..., 0] - pos[:, None, 0]
+    dy = q[..., 1] - pos[:, None, 1]
+    norm = np.hypot(dx, dy)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        closing = np.where(norm > 1e-9, (dx * vel[:, None, 0] + dy * vel[:, None, 1]) / norm, 0.0)
+    return ZoneGeometry(inside, dist, ttz, cpa, np.where(cpa == 0, ttz, t_cpa), p_enter, closing)
