@@ -1,0 +1,142 @@
+"""Every exercise metric on a hand-made run whose answers are known by construction."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from skyfence.evaluate.gospa import gospa
+from skyfence.evaluate.metrics import ScoreConfig, associate, macro_f1, score_run
+from skyfence.evaluate.record import RunRecorder
+from skyfence.model import Alert, AlertState, Detections, ThreatLevel, Tracks, Truth, Zone
+from skyfence.model.classes import CLASSES, TargetClass
+from skyfence.model.truth import TargetInfo
+
+from .synthetic import SENSORS, build_run, one_hot
+
+
+@pytest.fixture(scope="module")
+def scored():  # type: ignore[no-untyped-def]
+    return score_run(build_run(), ScoreConfig(engagement_ring_m=500.0))
+
+
+def test_association_and_track_ownership() -> None:
+    rec = build_run()
+    a = associate(rec, ScoreConfig())
+    assert a.track_of == {10: 1, 11: 1, 20: 2}
+    # Tentative rows (t = 5, 6) are not scored: the FPV is first tracked at t = 7.
+    assert float(rec.times[a.step[a.target == 1]].min()) == 7.0
+
+
+def test_gospa_per_step_matches_direct_computation(scored) -> None:  # type: ignore[no-untyped-def]
+    rec = build_run()
+    k = 30  # FPV tracked by 10 (5 m off), bird by 20 (1 m off), false track 30
+    rows = rec.track_step == k
+    g = gospa(rec.truth_x[rec.truth_step == k, :2], rec.track_x[rows, :2], 100.0, 1.0)
+    assert g.total == pytest.approx(5.0 + 1.0 + 50.0)
+    assert scored.gospa_total[k] == pytest.approx(g.total)
+    assert scored.metrics["gospa"] == pytest.approx(float(np.mean(scored.gospa_total)))
+
+
+def test_continuity(scored) -> None:  # type: ignore[no-untyped-def]
+    m = scored.metrics
+    assert m["id_switches"] == 1
+    assert m["fragmentations"] == 1
+    assert m["track_purity"] == pytest.approx(1.0)
+    assert m["track_latency_s"] == pytest.approx((4.0 + 0.0) / 2)
+
+
+def test_detection(scored) -> None:  # type: ignore[no-untyped-def]
+    m = scored.metrics
+    assert m["pd_class.fpv"] == pytest.approx(117 / 120)
+    assert m["pd_class.bird"] == pytest.approx(60 / 120)
+    assert m["pd"] == pytest.approx(177 / 240)
+    assert m["pd_sensor.s1"] == pytest.approx(177 / 240)
+    assert m["time_to_first_detection_s"] == pytest.approx((3 + 0) / 2)
+    assert m["time_to_confirmed_track_s"] == pytest.approx((7 + 0) / 2)
+    assert scored.pd_range_hits["s1"].sum() == 177
+    assert scored.pd_range_opportunities["s1"].sum() == 240
+    assert len(scored.pd_range_edges["s1"]) == 11
+
+
+def test_warning_false_alerts_and_engagement(scored) -> None:  # type: ignore[no-untyped-def]
+    m = scored.metrics
+    assert m["threats"] == 1 and m["threats_entered"] == 1
+    (threat,) = scored.threats
+    assert threat.entry_t == 100.0 and threat.first_warning_t == 40.0
+    assert m["warning_time_s"] == pytest.approx(60.0)
+    assert m["warning_share_min"] == 1.0
+    # a2 (two transitions, one alert) is on the false track: 1 false alert in 120 s.
+    assert m["false_alerts_per_hour"] == pytest.approx(30.0)
+    # Within 500 m of the zone from N = 1500 (t = 75) until entry at t = 100.
+    assert m["engagement_window_s"] == pytest.approx(25.0)
+    assert m["engagement_after_warning_s"] == pytest.approx(25.0)
+    assert math.isnan(m["swarm_saturation"])
+
+
+def test_warning_without_assessor_uses_first_confirmed_fpv_track() -> None:
+    m = score_run(build_run(assess_ran=False)).metrics
+    assert m["warning_time_s"] == pytest.approx(93.0)
+    assert math.isnan(m["false_alerts_per_hour"])
+
+
+def test_warning_needs_min_share() -> None:
+    m = score_run(build_run(), ScoreConfig(min_warning_s=61.0)).metrics
+    assert m["warning_share_min"] == 0.0
+
+
+def test_classification(scored) -> None:  # type: ignore[no-untyped-def]
+    c = scored.confusion
+    fpv, multi, bird = (CLASSES.index(n) for n in ("fpv", "multirotor", "bird"))
+    assert c[fpv, fpv] == 1 and c[fpv, multi] == 1 and c[bird, bird] == 1 and c.sum() == 3
+    assert scored.metrics["macro_f1"] == pytest.approx((2 / 3 + 0 + 1) / 3)
+    assert scored.metrics["rf_silent_recall"] == 1.0
+
+
+def test_macro_f1_edges() -> None:
+    assert math.isnan(macro_f1(np.zeros((6, 6), dtype=np.int64)))
+    assert macro_f1(np.eye(6, dtype=np.int64) * 4) == 1.0
+
+
+def test_swarm_saturation_and_grouping() -> None:
+    zone = Zone("base", [[-500, 1000], [500, 1000], [500, 1500], [-500, 1500]])
+    border = Zone("border", [[-2000, 500], [2000, 500]], geometry="line", buffer_m=10.0, kind="border")
+    members = [TargetInfo(i, f"s{i}", "swarm", "fpv", "threat", group=7, zone="base") for i in (1, 2, 3)]
+    other = TargetInfo(4, "bird", "wander", "bird", "benign")
+    rec = RunRecorder(SENSORS, [zone, border])
+    for k in range(80):
+        t = float(k)
+        # Members fly north at 20 m/s, starting 0, 100 and 200 m apart in north; the last
+        # starts so far back that it is never inside together with the first.
+        starts = [0.0, -100.0, -700.0]
+        x = np.array([[-100.0 + 100 * i, s + 20 * t, 50, 0, 20, 0] for i, s in enumerate(starts)])
+        x = np.vstack([x, [[1500.0, 0, 30, 0, 0, 0]]])
+        truth = Truth(np.full(4, t), [1, 2, 3, 4], x, targets=[*members, other])
+        groups = [3, 3, -1, -1]  # the tracker grouped two of three members
+        tracks = Tracks(
+            t,
+            [11, 12, 13, 14],
+            x,
+            np.tile(np.eye(6), (4, 1, 1)),
+            one_hot(int(TargetClass.FPV), 4),
+            group_id=groups,
+        )
+        det = Detections.empty("s1", "position")
+        alerts = (
+            [Alert("g", t, -1, "base", ThreatLevel.CRITICAL, AlertState.NEW, 30.0, "swarm", group_id=3)]
+            if k == 10
+            else []
+        )
+        rec.add_step(t, truth, [det], [np.zeros(0, np.int64)], tracks, alerts)
+    m = score_run(rec.finish()).metrics
+    # Member 1 reaches the 10 m border band (N = 490) at t = 24.5 -> first step inside t = 25.
+    assert m["swarm_first_member_s"] == pytest.approx(25.0 - 10.0)
+    # Members 1 and 2 are inside the 500 m deep zone together; member 3 never with them.
+    assert m["swarm_saturation"] == 2
+    assert m["swarm_saturation_share"] == pytest.approx(2 / 3)
+    # Pairs per step: (1,2) agree, (1,3) and (2,3) disagree; (x,4) pairs: 4 has no group,
+    # truth says "not same" and tracks say "not same" -> agree. 4 of 6 relevant pairs agree.
+    assert m["swarm_grouping_accuracy"] == pytest.approx(4 / 6)
+    assert m["false_alerts_per_hour"] == 0.0
