@@ -1,0 +1,119 @@
+"""Tracker settings (pydantic, loadable from YAML) and the tracker's own error types."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from skyfence.errors import ConfigError, SkyfenceError
+from skyfence.track.infer.config import InferConfig
+
+__all__ = [
+    "AssociationConfig",
+    "InvalidDetectionError",
+    "ManagementConfig",
+    "MotionConfig",
+    "TrackerConfig",
+    "UnknownSensorError",
+]
+
+
+class InvalidDetectionError(SkyfenceError):
+    """A detection with NaN/inf values or a covariance that is not positive definite."""
+
+
+class UnknownSensorError(SkyfenceError):
+    """A detection from a sensor the registry does not know (or whose position is needed)."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class MotionConfig(_Strict):
+    """Process noise (white acceleration spectral density, m^2/s^3) and the IMM modes."""
+
+    model: Literal["cv", "imm"] = "cv"
+    q_horizontal: float = Field(1.0, gt=0)
+    q_vertical: float = Field(0.5, gt=0)
+    #: IMM coordinated-turn rate (rad/s); modes are CV, CT(+w), CT(-w), manoeuvre/hover.
+    turn_rate: float = Field(0.5, gt=0)
+    #: Process noise of the manoeuvre (near-hover / dive) mode, m^2/s^3.
+    q_manoeuvre: float = Field(60.0, gt=0)
+    #: Velocity decay time constant of the near-hover mode, s.
+    hover_tau_s: float = Field(2.0, gt=0)
+    #: Expected time between mode switches, s (sets the IMM transition matrix).
+    mode_sojourn_s: float = Field(8.0, gt=0)
+
+
+class AssociationConfig(_Strict):
+    method: Literal["gnn", "jpda"] = "gnn"
+    #: Chi-square gate probability (per measurement dimension the threshold follows).
+    gate_probability: float = Field(0.999, gt=0.5, lt=1.0)
+    #: Nonlinear measurements (polar, bearing): extended or unscented Kalman update.
+    nonlinear: Literal["ekf", "ukf"] = "ekf"
+    #: Probability of detection and clutter density (per m^2 or per rad) for JPDA.
+    pd: float = Field(0.9, gt=0, le=1)
+    clutter_density: float = Field(1e-7, gt=0)
+    #: Largest gate radius the spatial index searches, m.
+    max_gate_m: float = Field(2000.0, gt=0)
+
+
+class ManagementConfig(_Strict):
+    """M-of-N confirmation, coasting and deletion."""
+
+    confirm_m: int = Field(3, ge=1, le=60)
+    confirm_n: int = Field(4, ge=1, le=60)
+    #: Consecutive missed opportunities after which a confirmed track is deleted.
+    delete_misses: int = Field(4, ge=1)
+    #: A track not updated for this long is deleted whatever the misses count.
+    max_coast_s: float = Field(8.0, gt=0)
+    #: Delete when the horizontal position standard deviation grows beyond this, m.
+    max_position_sigma_m: float = Field(500.0, gt=0)
+    #: Initial velocity standard deviation of a one-point track, m/s.
+    initial_speed_sigma_m_s: float = Field(30.0, gt=0)
+    #: Variance used for an unobserved height (2-D tracking), m^2.
+    unobserved_height_var: float = Field(1.0e6, gt=0)
+    #: Bearings of different sensors within this many seconds may be triangulated.
+    triangulation_window_s: float = Field(1.5, ge=0)
+    #: Smallest crossing angle of two bearings used to triangulate, degrees.
+    triangulation_min_angle_deg: float = Field(8.0, gt=0, lt=90)
+    #: Assumed height of a bearing-only target when no sensor measures elevation, m.
+    default_height_m: float = Field(50.0)
+
+
+class TrackerConfig(_Strict):
+    """Everything the tracker can be told. ``TrackerConfig.from_yaml(path)`` reads a file."""
+
+    motion: MotionConfig = MotionConfig()
+    association: AssociationConfig = AssociationConfig()
+    management: ManagementConfig = ManagementConfig()
+    #: Batches are held this long (s, after the newest time seen) and released in time order.
+    latency_s: float = Field(0.0, ge=0)
+    #: Count and drop invalid detections instead of raising.
+    skip_invalid: bool = False
+    #: Run track inference (classification, RF-silent, relay, swarm); needs ``skyfence.track.infer``.
+    run_inference: bool = True
+    #: Settings of ``skyfence.track.infer.TrackInference``.
+    infer: InferConfig = Field(default_factory=InferConfig)
+
+    @classmethod
+    def from_yaml(cls, path: str | Path) -> TrackerConfig:
+        p = Path(path)
+        try:
+            doc = yaml.safe_load(p.read_text(encoding="utf-8")) or {}
+        except OSError as exc:
+            raise ConfigError(f"cannot read file: {exc.strerror or exc}", path=p) from None
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"invalid YAML: {exc}", path=p) from None
+        if not isinstance(doc, dict):
+            raise ConfigError("expected a mapping at the top level", path=p)
+        try:
+            return cls.model_validate(doc)
+        except ValidationError as exc:
+            err = exc.errors()[0]
+            field = ".".join(str(x) for x in err["loc"])
+            raise ConfigError(err["msg"], path=p, field=field) from None

@@ -1,0 +1,132 @@
+"""Gating: which (track, detection) pairs are close enough to be the same target.
+
+Two stages, both array operations. A coarse index proposes candidate pairs: all pairs
+when the problem is small, otherwise a k-d tree over horizontal positions (point
+detections) or a sorted azimuth index (bearings), so the work grows with the number of
+plausible pairs rather than tracks x detections. Then the exact chi-square gate: the
+Mahalanobis distance of every candidate pair's innovation under ``S = Pzz + R``
+(batched Cholesky).
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
+from numpy.typing import NDArray
+from scipy.spatial import cKDTree
+from scipy.stats import chi2
+
+from skyfence.model.detections import Detections
+from skyfence.track.filters import gaussian_loglik
+from skyfence.track.measure import Nonlinear, angle_mask, predict_measurement, residual, to_position
+
+__all__ = ["DENSE_PAIRS", "GatedPairs", "candidate_pairs", "gate", "gate_threshold"]
+
+#: Below this many track x detection pairs every pair is checked exactly (an index costs more).
+DENSE_PAIRS = 4096
+
+
+@lru_cache(maxsize=16)
+def gate_threshold(probability: float, m: int) -> float:
+    """Chi-square quantile for an ``m``-dimensional innovation."""
+    return float(chi2.ppf(probability, m))
+
+
+@dataclass(frozen=True, slots=True)
+class GatedPairs:
+    """Pairs inside the gate: ``track[k]`` with detection ``det[k]``, squared Mahalanobis
+    distance ``d2[k]`` and Gaussian log-likelihood ``loglik[k]``."""
+
+    track: NDArray[np.int64]
+    det: NDArray[np.int64]
+    d2: NDArray[np.float64]
+    loglik: NDArray[np.float64]
+
+    @classmethod
+    def empty(cls) -> GatedPairs:
+        z = np.zeros(0, dtype=np.int64)
+        return cls(z, z, np.zeros(0), np.zeros(0))
+
+
+def _flatten(lists: NDArray[np.object_] | list[list[int]]) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
+    lengths = np.fromiter((len(v) for v in lists), dtype=np.int64, count=len(lists))
+    rows = np.repeat(np.arange(len(lists), dtype=np.int64), lengths)
+    cols = np.fromiter(itertools.chain.from_iterable(lists), dtype=np.int64, count=int(lengths.sum()))
+    return rows, cols
+
+
+def candidate_pairs(
+    x: NDArray[np.float64],
+    P: NDArray[np.float64],
+    det: Detections,
+    spos: NDArray[np.float64],
+    zhat: NDArray[np.float64],
+    Pzz: NDArray[np.float64],
+    threshold: float,
+    max_gate_m: float,
+    unobserved_height_var: float,
+) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
+    """Coarse candidate pairs (a superset of the gated ones, up to ``max_gate_m``)."""
+    n, k = x.shape[0], len(det)
+    if n * k <= DENSE_PAIRS:
+        return np.repeat(np.arange(n), k), np.tile(np.arange(k), n)
+    g = np.sqrt(threshold)
+    if det.kind == "bearing":
+        # Azimuth index: sorted detection azimuths, one interval per track.
+        az = det.z[:, 0]
+        half = g * np.sqrt(Pzz[:, 0, 0] + det.R[:, 0, 0].max())
+        half = np.minimum(half, np.pi)
+        order = np.argsort(az)
+        saz = az[order]
+        ext = np.concatenate([saz - 2 * np.pi, saz, saz + 2 * np.pi])
+        ext_idx = np.concatenate([order, order, order])
+        lo = np.searchsorted(ext, zhat[:, 0] - half, side="left")
+        hi = np.searchsorted(ext, zhat[:, 0] + half, side="right")
+        counts = np.minimum(hi - lo, k)
+        rows = np.repeat(np.arange(n), counts)
+        offs = np.arange(int(counts.sum())) - np.repeat(np.cumsum(counts) - counts, counts)
+        cols = ext_idx[np.repeat(lo, counts) + offs]
+        return rows, cols
+    pos, cov, _ = to_position(det, spos, unobserved_height_var)
+    # Radius: the gate along the widest axis of the track and of the detection.
+    trk_r = g * np.sqrt(np.maximum(P[:, 0, 0], P[:, 1, 1]) + np.abs(P[:, 0, 1]))
+    det_r = g * np.sqrt(np.max(np.maximum(cov[:, 0, 0], cov[:, 1, 1]) + np.abs(cov[:, 0, 1])))
+    radius = np.minimum(trk_r + det_r, max_gate_m)
+    tree = cKDTree(pos[:, :2])
+    lists = tree.query_ball_point(x[:, :2], radius, return_sorted=False)
+    return _flatten(lists)
+
+
+def gate(
+    x: NDArray[np.float64],
+    P: NDArray[np.float64],
+    det: Detections,
+    spos: NDArray[np.float64],
+    probability: float,
+    method: Nonlinear,
+    max_gate_m: float,
+    unobserved_height_var: float,
+    allowed: NDArray[np.bool_] | None = None,
+) -> GatedPairs:
+    """Pairs of tracks (``x [N,6]``, ``P [N,6,6]``) and ``det`` inside the chi-square gate.
+    ``allowed [N]`` excludes tracks (e.g. those bound to another identity)."""
+    n, k = x.shape[0], len(det)
+    if n == 0 or k == 0:
+        return GatedPairs.empty()
+    m = det.dim
+    thr = gate_threshold(probability, m)
+    zhat, Pzz, _ = predict_measurement(x, P, det.kind, m, spos, method)
+    ti, dj = candidate_pairs(x, P, det, spos, zhat, Pzz, thr, max_gate_m, unobserved_height_var)
+    if allowed is not None and ti.size:
+        keep = allowed[ti]
+        ti, dj = ti[keep], dj[keep]
+    if ti.size == 0:
+        return GatedPairs.empty()
+    nu = residual(det.z[dj], zhat[ti], angle_mask(det.kind, m))
+    S = Pzz[ti] + det.R[dj]
+    d2, ll = gaussian_loglik(nu, S)
+    inside = d2 <= thr
+    return GatedPairs(ti[inside], dj[inside], d2[inside], ll[inside])

@@ -1,0 +1,602 @@
+"""The tracker: takes sensor batches in time order, returns every live track.
+
+Track state is struct-of-arrays (``x``, ``P`` per IMM mode, counters, identity, the time
+each sensor last saw each track), never a Python object per track. One step per
+(sensor, time) batch: predict all tracks, gate, assign (GNN or JPDA), update, start new
+tracks (one-point, or triangulated bearings), then confirm (M of N), coast and delete.
+Batches wait in a small heap for ``latency_s`` so late arrivals within the window are
+processed in time order; anything older than what was already processed is counted and
+dropped, exact duplicates are ignored.
+"""
+
+from __future__ import annotations
+
+import heapq
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from skyfence.geo import Site
+from skyfence.model.classes import N_CLASSES
+from skyfence.model.detections import Detections, invalid_rows
+from skyfence.model.sensors import Sensor, SensorRegistry
+from skyfence.model.tracks import Tracks, TrackStatus
+from skyfence.track.assign import gnn, jpda
+from skyfence.track.config import InvalidDetectionError, TrackerConfig, UnknownSensorError
+from skyfence.track.filters import combine, mixture_update, predict
+from skyfence.track.gate import gate, gate_threshold
+from skyfence.track.initiate import BearingPool, point_states, triangulate
+from skyfence.track.motion import mode_count, mode_matrices, mode_transition
+from skyfence.track.view import AssocBatch, Inference, InferResult, TrackView, uniform_result
+
+__all__ = ["MISS_SENSOR_TYPES", "Tracker", "TrackerStats"]
+
+#: Sensor types that see every target in range, so silence from them counts as a miss.
+#: RF, Remote ID and ADS-B only hear cooperative or emitting targets.
+MISS_SENSOR_TYPES = frozenset({"radar", "position", "eo", "ir", "acoustic"})
+
+_TENTATIVE = np.int8(TrackStatus.TENTATIVE)
+_CONFIRMED = np.int8(TrackStatus.CONFIRMED)
+_COASTING = np.int8(TrackStatus.COASTING)
+
+
+@dataclass(slots=True)
+class TrackerStats:
+    """Counters since the tracker was made."""
+
+    detections: int = 0
+    dropped_late: int = 0
+    duplicates: int = 0
+    invalid: int = 0
+    tracks_started: int = 0
+    tracks_deleted: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class _SensorInfo:
+    index: int
+    position: NDArray[np.float64]
+    max_range: float
+    counts_misses: bool
+
+
+def _identity_of(det: Detections) -> NDArray[np.str_] | None:
+    """Hard identity per row: Remote ID serial or ADS-B ICAO ("" where absent)."""
+    for key in ("serial", "icao"):
+        col = det.attrs.get(key)
+        if col is not None:
+            vals = np.asarray(col)
+            if vals.dtype.kind not in "US":
+                vals = np.array(["" if v is None else str(v) for v in vals.tolist()], dtype=str)
+            return vals.astype(str)
+    return None
+
+
+class Tracker:
+    """Multi-sensor multi-target tracker.
+
+    >>> tracker = Tracker(TrackerConfig(), sensors)          # doctest: +SKIP
+    >>> for batch in batches:                                # doctest: +SKIP
+    ...     tracks = tracker.update(batch)
+
+    ``inference`` replaces the default ``skyfence.track.infer.TrackInference`` (anything
+    with ``update(view) -> InferResult``).
+    """
+
+    def __init__(
+        self,
+        config: TrackerConfig | None = None,
+        sensors: SensorRegistry | None = None,
+        *,
+        inference: Inference | None = None,
+    ) -> None:
+        self.config = config if config is not None else TrackerConfig()
+        self.sensors = sensors
+        self.stats = TrackerStats()
+        self._M = mode_count(self.config.motion)
+        self._names: list[str] = []
+        self._info: dict[str, _SensorInfo] = {}
+        self._auto: list[Sensor] = []
+        if sensors is not None:
+            for s in sensors:
+                self._register(s)
+        self._t = -math.inf
+        self._newest = -math.inf
+        self._next_id = 1
+        self._cols = self._blank(0)
+        self._heap: list[tuple[float, int, Detections]] = []
+        self._seq = 0
+        self._seen_t = -math.inf
+        self._seen: dict[str, list[NDArray[np.float64]]] = {}
+        self._pool = BearingPool.empty()
+        self._assoc: list[tuple[str, NDArray[np.int64], Detections]] = []
+        self._dirty = True
+        self._last: Tracks | None = None
+        self._mu0 = np.ones(self._M) if self._M == 1 else np.array([0.7, 0.1, 0.1, 0.1])
+        self._infer: Inference | None = inference
+        if inference is None and self.config.run_inference:
+            from skyfence.track.infer import TrackInference
+
+            self._infer = TrackInference(self.config.infer, sensors)
+
+    # -- public surface -------------------------------------------------------------
+
+    @property
+    def t(self) -> float:
+        """Time of the last processed batch (``-inf`` before the first)."""
+        return self._t
+
+    def __len__(self) -> int:
+        return int(self._cols["id"].shape[0])
+
+    def update(self, detections: Detections | Sequence[Detections]) -> Tracks:
+        """Take one or more batches; return every live track at the latest processed time."""
+        batches = [detections] if isinstance(detections, Detections) else list(detections)
+        for b in batches:
+            self._admit(b)
+        self._release(self._newest - self.config.latency_s)
+        return self._snapshot()
+
+    def flush(self) -> Tracks:
+        """Process everything still waiting in the latency window."""
+        self._release(math.inf)
+        return self._snapshot()
+
+    # -- sensors --------------------------------------------------------------------
+
+    def _register(self, s: Sensor) -> _SensorInfo:
+        counts = s.params.get("counts_misses")
+        info = _SensorInfo(
+            len(self._names),
+            np.asarray(s.position, dtype=np.float64),
+            float(s.max_range_m),
+            bool(counts) if counts is not None else s.type in MISS_SENSOR_TYPES,
+        )
+        self._names.append(s.id)
+        self._info[s.id] = info
+        if "seen" in getattr(self, "_cols", {}):
+            seen = self._cols["seen"]
+            self._cols["seen"] = np.concatenate([seen, np.full((seen.shape[0], 1), -np.inf)], axis=1)
+        return info
+
+    def _sensor(self, det: Detections) -> _SensorInfo | None:
+        info = self._info.get(det.sensor_id)
+        if info is not None:
+            return info
+        t0 = float(det.t[0])
+        if self.sensors is not None:
+            msg = (
+                f"sensor {det.sensor_id!r} at t={t0!r}: not in the sensor registry "
+                f"(known: {', '.join(self._names) or 'none'})"
+            )
+        elif det.kind in ("polar", "bearing"):
+            msg = (
+                f"sensor {det.sensor_id!r} at t={t0!r}: {det.kind} detections need the sensor's "
+                "position; pass a SensorRegistry"
+            )
+        else:
+            # Position reports carry their own frame: accept an unregistered sensor.
+            s = Sensor(
+                det.sensor_id, "position", det.kind, np.zeros(3), 1.0, math.inf, {"counts_misses": True}
+            )
+            self._auto.append(s)
+            return self._register(s)
+        if self.config.skip_invalid:
+            return None
+        raise UnknownSensorError(msg)
+
+    def _registry(self) -> SensorRegistry:
+        if self.sensors is not None and not self._auto:
+            return self.sensors
+        site = self.sensors.site if self.sensors is not None else Site(0.0, 0.0)
+        base = tuple(self.sensors) if self.sensors is not None else ()
+        return SensorRegistry(site, (*base, *self._auto))
+
+    # -- admission and release --------------------------------------------------------
+
+    def _admit(self, det: Detections) -> None:
+        if len(det) == 0:
+            return
+        if self._sensor(det) is None:
+            self.stats.invalid += len(det)
+            return
+        bad, reasons = invalid_rows(det)
+        if bad.any():
+            if not self.config.skip_invalid:
+                more = f" (and {int(bad.sum()) - 1} more rows)" if bad.sum() > 1 else ""
+                raise InvalidDetectionError(reasons[0] + more)
+            self.stats.invalid += int(bad.sum())
+            det = det.take(~bad)
+            if len(det) == 0:
+                return
+        t = det.t
+        lo, hi = float(t.min()), float(t.max())
+        if lo == hi:
+            parts = [det]
+        else:
+            parts = [det.take(t == u) for u in np.unique(t)]
+        for p in parts:
+            heapq.heappush(self._heap, (float(p.t[0]), self._seq, p))
+            self._seq += 1
+        self._newest = max(self._newest, hi)
+
+    def _release(self, cutoff: float) -> None:
+        heap = self._heap
+        while heap and heap[0][0] <= cutoff:
+            _, _, det = heapq.heappop(heap)
+            self._step(det)
+
+    def _dedupe(self, det: Detections, t: float) -> Detections:
+        """Drop rows equal (same sensor, t, z) to one already taken at this time."""
+        z = det.z
+        k = len(det)
+        keep = np.ones(k, dtype=bool)
+        if k > 1:
+            order = np.lexsort(z.T[::-1])
+            zs = z[order]
+            same = np.all(zs[1:] == zs[:-1], axis=1)
+            keep[order[1:][same]] = False
+        if t != self._seen_t:
+            self._seen_t = t
+            self._seen = {}
+        prior = self._seen.get(det.sensor_id)
+        if prior:
+            old = np.concatenate(prior)
+            if old.shape[1] == z.shape[1]:
+                hit = (z[:, None, :] == old[None, :, :]).all(axis=2).any(axis=1)
+                keep &= ~hit
+        n_dup = int(k - keep.sum())
+        if n_dup:
+            self.stats.duplicates += n_dup
+            det = det.take(keep)
+        self._seen.setdefault(det.sensor_id, []).append(det.z)
+        return det
+
+    # -- state columns ----------------------------------------------------------------
+
+    def _blank(self, n: int) -> dict[str, NDArray[Any]]:
+        M, S = self._M, len(self._names)
+        return {
+            "id": np.zeros(n, np.int64),
+            "xm": np.zeros((n, M, 6)),
+            "Pm": np.zeros((n, M, 6, 6)),
+            "mu": np.zeros((n, M)),
+            "status": np.zeros(n, np.int8),
+            "born": np.zeros(n),
+            "last": np.zeros(n),
+            "seen": np.full((n, S), -np.inf),
+            "hist": np.zeros(n, np.uint64),
+            "nopp": np.zeros(n, np.int64),
+            "misses": np.zeros(n, np.int64),
+            "identity": np.zeros(n, dtype="<U64"),
+            "cls_lik": np.ones((n, N_CLASSES)),
+            "mask": np.zeros(n, np.uint64),
+        }
+
+    def _append(
+        self,
+        x: NDArray[np.float64],
+        P: NDArray[np.float64],
+        t: float,
+        sensor: _SensorInfo,
+        identity: NDArray[np.str_] | None,
+        cls_lik: NDArray[np.float64] | None,
+    ) -> NDArray[np.int64]:
+        k = x.shape[0]
+        new = self._blank(k)
+        ids = np.arange(self._next_id, self._next_id + k, dtype=np.int64)
+        self._next_id += k
+        new["id"] = ids
+        new["xm"] = np.repeat(x[:, None, :], self._M, axis=1)
+        new["Pm"] = np.repeat(P[:, None, :, :], self._M, axis=1)
+        new["mu"] = np.tile(self._mu0, (k, 1))
+        cfg = self.config.management
+        new["status"][:] = _CONFIRMED if cfg.confirm_m <= 1 else _TENTATIVE
+        new["born"][:] = t
+        new["last"][:] = t
+        new["seen"][:, sensor.index] = t
+        new["hist"][:] = 1
+        new["nopp"][:] = 1
+        new["mask"][:] = np.uint64(1) << np.uint64(sensor.index)
+        if identity is not None:
+            new["identity"] = identity.astype("<U64")
+        if cls_lik is not None:
+            new["cls_lik"] = cls_lik.copy()
+        cols = self._cols
+        self._cols = {key: np.concatenate([cols[key], new[key]]) for key in cols}
+        self.stats.tracks_started += k
+        return ids
+
+    def _combined(self) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+        c = self._cols
+        if self._M == 1:
+            return c["xm"][:, 0], c["Pm"][:, 0]
+        return combine(c["xm"], c["Pm"], c["mu"])
+
+    # -- one batch --------------------------------------------------------------------
+
+    def _step(self, det: Detections) -> None:
+        t = float(det.t[0])
+        if t < self._t:
+            self.stats.dropped_late += len(det)
+            return
+        det = self._dedupe(det, t)
+        if len(det) == 0:
+            return
+        self.stats.detections += len(det)
+        self._dirty = True
+        sensor = self._info[det.sensor_id]
+        cfg = self.config
+        c = self._cols
+        n = c["id"].shape[0]
+        if n and t > self._t:
+            dt = t - self._t
+            F, Q = mode_matrices(dt, cfg.motion)
+            Pi = mode_transition(dt, cfg.motion)
+            c["xm"], c["Pm"], c["mu"] = predict(c["xm"], c["Pm"], c["mu"], F, Q, Pi)
+        self._t = t
+
+        k = len(det)
+        spos = sensor.position
+        det_track = np.full(k, -1, dtype=np.int64)  # row per detection (this step)
+        identity = _identity_of(det)
+        pair_t: list[NDArray[np.int64]] = []
+        pair_d: list[NDArray[np.int64]] = []
+        pair_b: list[NDArray[np.float64]] = []
+        beta0 = np.ones(n)
+        free_det = np.ones(k, dtype=bool)
+        free_trk = np.ones(n, dtype=bool)
+
+        # Hard identity first: a known serial / ICAO goes to its own track.
+        if identity is not None and n:
+            known = {s: i for i, s in enumerate(c["identity"].tolist()) if s}
+            rows = np.array([known.get(s, -1) if s else -1 for s in identity.tolist()], dtype=np.int64)
+            forced = np.flatnonzero(rows >= 0)
+            if forced.size:
+                # One detection per track and step: keep the first of repeated serials.
+                _, first = np.unique(rows[forced], return_index=True)
+                forced = forced[first]
+                pair_t.append(rows[forced])
+                pair_d.append(forced)
+                pair_b.append(np.ones(forced.size))
+                beta0[rows[forced]] = 0.0
+                det_track[forced] = rows[forced]
+                free_det[rows >= 0] = False
+                free_trk[rows[forced]] = False
+
+        if n and free_det.any():
+            x, P = self._combined()
+            acfg = cfg.association
+            sub = np.flatnonzero(free_det)
+            d_sub = det if sub.size == k else det.take(sub)
+            g = gate(
+                x,
+                P,
+                d_sub,
+                spos,
+                acfg.gate_probability,
+                acfg.nonlinear,
+                acfg.max_gate_m,
+                cfg.management.unobserved_height_var,
+                allowed=free_trk,
+            )
+            ti, dj = g.track, sub[g.det]
+            if identity is not None and ti.size:
+                ok = (c["identity"][ti] == "") | (identity[dj] == "")
+                ti, dj, d2, ll = ti[ok], dj[ok], g.d2[ok], g.loglik[ok]
+            else:
+                d2, ll = g.d2, g.loglik
+            if acfg.method == "gnn":
+                thr = gate_threshold(acfg.gate_probability, det.dim)
+                at, ad = gnn(ti, dj, d2, n, k, thr + 1e-9)
+                pair_t.append(at)
+                pair_d.append(ad)
+                pair_b.append(np.ones(at.size))
+                beta0[at] = 0.0
+                det_track[ad] = at
+            else:
+                b, b0 = jpda(ti, dj, ll, n, k, acfg.pd, acfg.clutter_density)
+                pair_t.append(ti)
+                pair_d.append(dj)
+                pair_b.append(b)
+                beta0 = np.minimum(beta0, b0)
+                free_det[dj] = False
+                # For the record and class evidence: each detection's most likely track.
+                order = np.lexsort((-b, dj))
+                first = np.r_[True, dj[order][1:] != dj[order][:-1]]
+                det_track[dj[order][first]] = ti[order][first]
+
+        tr = np.concatenate(pair_t) if pair_t else np.zeros(0, np.int64)
+        dr = np.concatenate(pair_d) if pair_d else np.zeros(0, np.int64)
+        br = np.concatenate(pair_b) if pair_b else np.zeros(0)
+        if tr.size:
+            c["xm"], c["Pm"], c["mu"] = mixture_update(
+                c["xm"],
+                c["Pm"],
+                c["mu"],
+                tr,
+                det.z[dr],
+                det.R[dr],
+                br,
+                beta0,
+                det.kind,
+                spos,
+                cfg.association.nonlinear,
+            )
+            free_det[dr] = False
+        hit = np.zeros(n, dtype=bool)
+        hit[tr] = True
+        assoc = det_track >= 0
+        if assoc.any():
+            rows = det_track[assoc]
+            c["last"][rows] = t
+            c["seen"][rows, sensor.index] = t
+            c["mask"][rows] |= np.uint64(1) << np.uint64(sensor.index)
+            if det.cls_lik is not None:
+                lik = det.cls_lik[assoc]
+                np.multiply.at(c["cls_lik"], rows, lik)
+            if identity is not None:
+                bind = identity[assoc] != ""
+                c["identity"][rows[bind]] = identity[assoc][bind]
+        # Opportunities: tracks in range of a sensor that sees everything, or hit.
+        if sensor.counts_misses and n:
+            x, _ = self._combined()
+            in_range = np.linalg.norm(x[:, :3] - spos, axis=1) <= sensor.max_range
+            opp = in_range | hit
+        else:
+            opp = hit
+        if opp.any():
+            h = c["hist"]
+            h[opp] = (h[opp] << np.uint64(1)) | hit[opp].astype(np.uint64)
+            c["nopp"][opp] += 1
+            miss = opp & ~hit
+            c["misses"][miss] += 1
+            c["misses"][hit] = 0
+        ids_out = np.where(det_track >= 0, c["id"][np.maximum(det_track, 0)], -1) if n else det_track.copy()
+
+        # New tracks from what is left.
+        left = np.flatnonzero(free_det)
+        if left.size:
+            if det.kind == "bearing":
+                started = self._start_bearings(det, left, sensor, t)
+            else:
+                part = det.take(left)
+                x0, P0 = point_states(
+                    part,
+                    spos,
+                    cfg.management.initial_speed_sigma_m_s,
+                    cfg.management.unobserved_height_var,
+                )
+                ident = None if identity is None else identity[left]
+                started = self._append(x0, P0, t, sensor, ident, part.cls_lik)
+            ids_out[left] = started
+        self._manage(t)
+        self._assoc.append((det.sensor_id, ids_out, det))
+
+    def _start_bearings(
+        self, det: Detections, left: NDArray[np.int64], sensor: _SensorInfo, t: float
+    ) -> NDArray[np.int64]:
+        """Triangulate fresh bearings with pooled ones of other sensors; the rest wait."""
+        m = self.config.management
+        part = det.take(left)
+        new = BearingPool.from_detections(part, sensor.index, sensor.position, sensor.max_range)
+        pool = self._pool
+        if len(pool):
+            pool = pool.take(pool.t >= t - m.triangulation_window_s)
+        tri = triangulate(
+            new,
+            pool,
+            m.triangulation_window_s,
+            m.triangulation_min_angle_deg,
+            gate_threshold(self.config.association.gate_probability, 1),
+            m.initial_speed_sigma_m_s,
+            m.default_height_m,
+            m.unobserved_height_var,
+        )
+        out = np.full(left.size, -1, dtype=np.int64)
+        if tri.new.size:
+            lik = None if part.cls_lik is None else part.cls_lik[tri.new]
+            ids = self._append(tri.x, tri.P, t, sensor, None, lik)
+            out[tri.new] = ids
+            # The partner bearing's sensor saw it too.
+            other = pool.sensor[tri.old]
+            rows = np.arange(len(self) - ids.size, len(self))
+            self._cols["seen"][rows, other] = pool.t[tri.old]
+            self._cols["mask"][rows] |= np.uint64(1) << other.astype(np.uint64)
+            keep_old = np.ones(len(pool), dtype=bool)
+            keep_old[tri.old] = False
+            pool = pool.take(keep_old)
+        rest = np.ones(left.size, dtype=bool)
+        rest[tri.new] = False
+        self._pool = BearingPool.concat(pool, new.take(rest))
+        return out
+
+    def _manage(self, t: float) -> None:
+        """M-of-N confirmation, coasting and deletion."""
+        c = self._cols
+        n = c["id"].shape[0]
+        if n == 0:
+            return
+        m = self.config.management
+        window = np.uint64((1 << m.confirm_n) - 1)
+        hits = np.bitwise_count(c["hist"] & window).astype(np.int64)
+        status = c["status"]
+        tent = status == _TENTATIVE
+        confirm = tent & (hits >= m.confirm_m)
+        misses_in_window = np.minimum(c["nopp"], m.confirm_n) - hits
+        drop = tent & ~confirm & (misses_in_window > m.confirm_n - m.confirm_m)
+        drop |= tent & ~confirm & (t - c["last"] > m.max_coast_s / 2.0)
+        status[confirm] = _CONFIRMED
+        firm = ~tent | confirm
+        drop |= firm & (c["misses"] >= m.delete_misses)
+        drop |= t - c["last"] > m.max_coast_s
+        Pm = c["Pm"]
+        var_h = (Pm[:, :, 0, 0] + Pm[:, :, 1, 1]).max(axis=1)
+        drop |= var_h > m.max_position_sigma_m**2
+        status[firm & (c["misses"] > 0)] = _COASTING
+        status[firm & (c["misses"] == 0)] = _CONFIRMED
+        if drop.any():
+            keep = ~drop
+            self._cols = {key: v[keep] for key, v in c.items()}
+            self.stats.tracks_deleted += int(drop.sum())
+
+    # -- output -----------------------------------------------------------------------
+
+    def _snapshot(self) -> Tracks:
+        if not self._dirty and self._last is not None:
+            return self._last
+        c = self._cols
+        n = c["id"].shape[0]
+        x, P = self._combined()
+        infer: InferResult
+        if self._infer is not None:
+            registry = self._registry()
+            live = c["id"]  # ids only grow, and deletion keeps order: sorted
+            assoc = []
+            for sid, ids, det in self._assoc:
+                pos = np.minimum(np.searchsorted(live, ids), max(n - 1, 0))
+                found = (ids >= 0) & (n > 0) & (live[pos] == ids) if n else np.zeros(ids.size, bool)
+                assoc.append(AssocBatch(sid, np.where(found, pos, -1).astype(np.int64), det))
+            view = TrackView(
+                t=self._t,
+                ids=c["id"],
+                x=x,
+                P=P,
+                status=c["status"],
+                age_s=self._t - c["born"],
+                last_update_t=c["last"],
+                last_seen_by=c["seen"],
+                sensors=registry,
+                cls_lik=c["cls_lik"],
+                identity=c["identity"],
+                assoc=tuple(assoc),
+            )
+            infer = self._infer.update(view)
+        else:
+            infer = uniform_result(n)
+        self._assoc = []
+        c["cls_lik"][:] = 1.0
+        tracks = Tracks(
+            self._t if math.isfinite(self._t) else 0.0,
+            c["id"],
+            x,
+            P,
+            infer.cls_prob,
+            c["status"],
+            c["mask"],
+            tuple(self._names),
+            infer.rf_silent,
+            infer.relay,
+            None,
+            c["identity"],
+            infer.group_id,
+            infer.relay_id,
+            dict(infer.attrs),
+        )
+        self._dirty = False
+        self._last = tracks
+        return tracks
