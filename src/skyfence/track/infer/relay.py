@@ -1,0 +1,296 @@
+"""Relay recognition: the chain operator → relay → FPV as one object.
+
+A relay candidate is a track that hovers (smoothed speed under ``max_speed_mps`` for
+``min_dwell_s``), high enough to see far (``min_height_m``), with an FPV link emission
+associated within ``rf_recent_s``, and, when border zones are known, within
+``border_distance_m`` of the border. FPV-like tracks that still use a radio link and fly
+beyond their operator's line of sight (deeper than ``operator_los_m`` inside the border)
+are linked to the nearest candidate within ``service_radius_m`` whose link protocol
+matches theirs (a previous link is kept while it stays compatible). A candidate serving
+at least one FPV is a relay and keeps the flag for ``hold_s``.
+
+The operator's ground link is estimated on each relay as a bearing from the relay:
+from unassociated RF bearings in the relay's band that point away from the relay
+(triangulated when two sensors see them, else carried to ``operator_standoff_m``
+beyond the border), otherwise straight toward the far side of the border, otherwise away
+from the defended side (the sensors' centroid). The chain's id is the relay's track id.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import NDArray
+
+from skyfence.model.classes import TargetClass
+from skyfence.model.sensors import SensorRegistry
+from skyfence.model.tracks import TrackStatus
+from skyfence.model.zone import Zone
+from skyfence.track.infer._state import TrackState
+from skyfence.track.infer.config import RelayConfig
+from skyfence.track.infer.evidence import StepEvidence, UnassociatedBearings
+
+__all__ = ["OPERATOR_SOURCES", "Border", "RelayChains", "RelayResult"]
+
+#: Codes of ``operator_source``: how the operator bearing of a relay was found.
+OPERATOR_SOURCES: tuple[str, ...] = ("none", "rf_triangulated", "rf_bearing", "border", "geometry")
+
+
+class Border:
+    """Border lines as segments in the site plane, with the defended (home) side."""
+
+    def __init__(self, zones: Sequence[Zone], home: NDArray[np.float64]) -> None:
+        a: list[NDArray[np.float64]] = []
+        b: list[NDArray[np.float64]] = []
+        for z in zones:
+            if z.kind != "border":
+                continue
+            pts = np.asarray(z.coords, dtype=np.float64)
+            if z.geometry == "polygon":
+                pts = np.vstack([pts, pts[:1]])
+            a.append(pts[:-1])
+            b.append(pts[1:])
+        self.a = np.concatenate(a) if a else np.zeros((0, 2))
+        self.b = np.concatenate(b) if b else np.zeros((0, 2))
+        self.home_sign = 1.0
+        if len(self):
+            side = float(self.side(np.asarray(home, dtype=np.float64).reshape(1, 2))[0])
+            self.home_sign = side if side != 0 else 1.0
+
+    def __len__(self) -> int:
+        return int(self.a.shape[0])
+
+    def nearest(
+        self, p: NDArray[np.float64]
+    ) -> tuple[NDArray[np.float64], NDArray[np.intp], NDArray[np.float64]]:
+        """Distance ``[N]``, nearest segment ``[N]`` and the nearest point ``[N,2]``."""
+        ab = self.b - self.a
+        ap = p[:, None, :] - self.a[None, :, :]
+        denom = np.maximum((ab * ab).sum(axis=1), 1e-12)
+        u = np.clip((ap * ab[None]).sum(axis=2) / denom[None], 0.0, 1.0)
+        closest = self.a[None] + u[..., None] * ab[None]
+        d = np.linalg.norm(p[:, None, :] - closest, axis=2)
+        k = np.argmin(d, axis=1)
+        rows = np.arange(p.shape[0])
+        return d[rows, k], k, closest[rows, k]
+
+    def side(self, p: NDArray[np.float64]) -> NDArray[np.float64]:
+        """Sign of the side of the nearest segment (+1 left of its direction, -1 right)."""
+        _, k, _ = self.nearest(p)
+        ab = self.b[k] - self.a[k]
+        ap = p - self.a[k]
+        out: NDArray[np.float64] = np.sign(ab[:, 0] * ap[:, 1] - ab[:, 1] * ap[:, 0])
+        return out
+
+    def depth(self, p: NDArray[np.float64]) -> NDArray[np.float64]:
+        """Signed distance from the border, positive on the home side."""
+        d, _, _ = self.nearest(p)
+        out: NDArray[np.float64] = d * np.where(self.side(p) * self.home_sign >= 0, 1.0, -1.0)
+        return out
+
+    def far_normal(self, p: NDArray[np.float64]) -> NDArray[np.float64]:
+        """Unit normal ``[N,2]`` of the nearest segment pointing to the far side."""
+        _, k, _ = self.nearest(p)
+        ab = self.b[k] - self.a[k]
+        ab = ab / np.maximum(np.linalg.norm(ab, axis=1, keepdims=True), 1e-12)
+        left = np.stack([-ab[:, 1], ab[:, 0]], axis=1)
+        out: NDArray[np.float64] = left * -self.home_sign
+        return out
+
+    def crossing(self, origin: NDArray[np.float64], direction: NDArray[np.float64]) -> float:
+        """Distance along a ray to its first border crossing (``inf`` when none)."""
+        ab = self.b - self.a
+        denom = direction[0] * ab[:, 1] - direction[1] * ab[:, 0]
+        ao = self.a - origin
+        with np.errstate(divide="ignore", invalid="ignore"):
+            s = (ao[:, 0] * ab[:, 1] - ao[:, 1] * ab[:, 0]) / denom
+            u = (ao[:, 0] * direction[1] - ao[:, 1] * direction[0]) / denom
+        ok = np.isfinite(s) & (s >= 0) & (u >= 0) & (u <= 1)
+        return float(s[ok].min()) if ok.any() else float("inf")
+
+
+@dataclass(frozen=True, slots=True)
+class RelayResult:
+    relay: NDArray[np.bool_]
+    relay_id: NDArray[np.int64]
+    chain_id: NDArray[np.int64]
+    operator_bearing: NDArray[np.float64]
+    operator_source: NDArray[np.int8]
+    candidate: NDArray[np.bool_]
+
+
+def _bearing(v: NDArray[np.float64]) -> NDArray[np.float64]:
+    out: NDArray[np.float64] = np.mod(np.arctan2(v[..., 0], v[..., 1]), 2 * np.pi)
+    return out
+
+
+def _triangulate(origins: NDArray[np.float64], az: NDArray[np.float64]) -> NDArray[np.float64] | None:
+    """Least-squares crossing point of 2-D bearing lines (None when they are parallel)."""
+    d = np.stack([np.sin(az), np.cos(az)], axis=1)
+    proj = np.eye(2)[None] - d[:, :, None] * d[:, None, :]
+    A = proj.sum(axis=0)
+    rhs = (proj @ origins[:, :, None]).sum(axis=0)[:, 0]
+    if abs(np.linalg.det(A)) < 1e-6:
+        return None
+    p = np.linalg.solve(A, rhs)
+    # A crossing behind any sensor is a wrong pairing, not an operator.
+    if (((p[None] - origins) * d).sum(axis=1) <= 0).any():
+        return None
+    out: NDArray[np.float64] = p
+    return out
+
+
+class RelayChains:
+    def __init__(
+        self, config: RelayConfig, zones: Sequence[Zone] | None, sensors: SensorRegistry | None
+    ) -> None:
+        self.config = config
+        home = np.zeros(2)
+        if sensors is not None and len(sensors):
+            home = np.mean([s.position[:2] for s in sensors], axis=0)
+        self.home = home
+        self.border = Border(zones or (), home)
+        self.state = TrackState(
+            {
+                "last_link_t": ((), np.float64, -np.inf),
+                "protocol": ((), "<U32", ""),
+                "band": ((), "<U32", ""),
+                "relay_until": ((), np.float64, -np.inf),
+                "relay_id": ((), np.int64, -1),
+                "op_bearing": ((), np.float64, np.nan),
+                "op_source": ((), np.int8, 0),
+            }
+        )
+
+    def update(
+        self,
+        t: float,
+        ids: NDArray[np.int64],
+        x: NDArray[np.float64],
+        status: NDArray[np.int8],
+        speed: NDArray[np.float64],
+        hover_s: NDArray[np.float64],
+        height: NDArray[np.float64],
+        cls_prob: NDArray[np.float64],
+        rf_silent: NDArray[np.float64],
+        evidence: StepEvidence,
+    ) -> RelayResult:
+        c = self.config
+        s = self.state
+        s.align(ids)
+        n = ids.shape[0]
+        s["last_link_t"] = np.where(evidence.link, t, s["last_link_t"])
+        s["protocol"] = np.where(evidence.link & (evidence.protocol != ""), evidence.protocol, s["protocol"])
+        s["band"] = np.where(evidence.link & (evidence.band != ""), evidence.band, s["band"])
+        alive = (status == TrackStatus.CONFIRMED) | (status == TrackStatus.COASTING)
+        xy = x[:, :2]
+        near_border = np.ones(n, dtype=bool)
+        beyond_los = np.ones(n, dtype=bool)
+        if len(self.border) and n:
+            depth = self.border.depth(xy)
+            near_border = np.abs(depth) <= c.border_distance_m
+            beyond_los = depth >= c.operator_los_m
+        cand = (
+            alive
+            & (np.nan_to_num(speed, nan=np.inf) <= c.max_speed_mps)
+            & (hover_s >= c.min_dwell_s)
+            & (height >= c.min_height_m)
+            & (t - s["last_link_t"] <= c.rf_recent_s)
+            & near_border
+        )
+        fpv = (
+            alive & ~cand & (cls_prob[:, TargetClass.FPV] >= c.min_fpv_prob) & (rf_silent < 0.5) & beyond_los
+        )
+        relay_id = np.full(n, -1, dtype=np.int64)
+        ri = np.flatnonzero(cand)
+        fi = np.flatnonzero(fpv)
+        if ri.size and fi.size:
+            d = np.linalg.norm(xy[fi, None, :] - xy[None, ri, :], axis=2)
+            pf = s["protocol"][fi][:, None]
+            pr = s["protocol"][ri][None, :]
+            mismatch = (pf != "") & (pr != "") & (pf != pr)
+            ok = (d <= c.service_radius_m) & ~mismatch
+            # Keep an existing link while it is compatible: chains should not flicker.
+            kept = s["relay_id"][fi][:, None] == ids[ri][None, :]
+            cost = np.where(ok, d - kept * c.service_radius_m, np.inf)
+            best = np.argmin(cost, axis=1)
+            has = np.isfinite(cost[np.arange(fi.size), best])
+            relay_id[fi[has]] = ids[ri[best[has]]]
+        served = np.isin(ids, relay_id[relay_id >= 0])
+        s["relay_until"] = np.where(cand & served, t + c.hold_s, s["relay_until"])
+        relay = alive & (t <= s["relay_until"])
+        # A relay's FPVs that drop out for a moment keep their link during the hold.
+        held = (relay_id < 0) & fpv & np.isin(s["relay_id"], ids[relay])
+        relay_id = np.where(held, s["relay_id"], relay_id)
+        s["relay_id"] = relay_id
+        self._operator(t, ids, x, relay, evidence.unassociated)
+        chain = np.where(relay, ids, relay_id)
+        op = np.where(relay, s["op_bearing"], np.nan)
+        src = np.where(relay, s["op_source"], 0).astype(np.int8)
+        return RelayResult(relay, relay_id, chain, op, src, cand)
+
+    def _operator(
+        self,
+        t: float,
+        ids: NDArray[np.int64],
+        x: NDArray[np.float64],
+        relay: NDArray[np.bool_],
+        free: UnassociatedBearings,
+    ) -> None:
+        c = self.config
+        s = self.state
+        rows = np.flatnonzero(relay)
+        if rows.size == 0:
+            return
+        est = np.full(rows.size, np.nan)
+        src = np.zeros(rows.size, dtype=np.int8)
+        ok_free = np.isfinite(free.origin).all(axis=1) & np.isfinite(free.az)
+        # Few relays at once: a loop over relays is cheap.
+        for k, r in enumerate(rows):
+            p = x[r, :2]
+            if ok_free.any():
+                to_relay = _bearing(p[None, :] - free.origin[:, :2])
+                off = np.abs(np.angle(np.exp(1j * (free.az - to_relay))))
+                band = s["band"][r]
+                same = (free.band == band) | (free.band == "") | (band == "")
+                pick = ok_free & same & (off >= c.operator_min_sep_rad)
+                if pick.any():
+                    o = free.origin[pick, :2]
+                    az = free.az[pick]
+                    point = None
+                    if np.unique(o, axis=0).shape[0] >= 2:
+                        point = _triangulate(o, az)
+                        src[k] = 1
+                    if point is None:
+                        j = int(np.argmax(off[pick]))
+                        direction = np.array([np.sin(az[j]), np.cos(az[j])])
+                        reach = self.border.crossing(o[j], direction) if len(self.border) else np.inf
+                        if not np.isfinite(reach):
+                            reach = float(np.linalg.norm(p - o[j]))
+                        point = o[j] + direction * (reach + c.operator_standoff_m)
+                        src[k] = 2
+                    est[k] = float(_bearing(point - p))
+                    continue
+            if len(self.border):
+                est[k] = float(_bearing(self.border.far_normal(p[None, :])[0]))
+                src[k] = 3
+            else:
+                away = p - self.home
+                est[k] = float(_bearing(away)) if np.linalg.norm(away) > 0 else np.nan
+                src[k] = 4
+        old = s["op_bearing"][rows]
+        w = c.bearing_smooth
+        mix = np.where(
+            np.isfinite(old),
+            np.angle((1 - w) * np.exp(1j * np.nan_to_num(old)) + w * np.exp(1j * np.nan_to_num(est))),
+            est,
+        )
+        mix = np.where(np.isfinite(est), np.mod(mix, 2 * np.pi), old)
+        op = s["op_bearing"].copy()
+        op[rows] = mix
+        s["op_bearing"] = op
+        srcs = s["op_source"].copy()
+        srcs[rows] = np.where(src > 0, src, srcs[rows])
+        s["op_source"] = srcs

@@ -1,0 +1,137 @@
+"""RF-silent inference: is an FPV-like track flying without any radio link (fiber-optic
+or autonomous)?
+
+For each confirmed, FPV-like track inside the coverage of RF sensors (range from the
+sensor's ``max_range_m``, masked by terrain line of sight when terrain is given), every
+scan of a covering sensor that associates no emission to it is evidence for silence:
+with per-scan detection probability ``pd`` of an emitting link, the likelihood ratio of
+one empty scan is ``1 / (1 - pd)``. Log-odds start at the prior, grow with each covered
+empty scan and drop to ``emission_logodds`` the moment an emission is associated. The
+reported probability is zero until the track has been silent in coverage for
+``min_silent_s``, and it is scaled by the track's FPV probability: it is the probability that the track
+is an RF-silent FPV.
+Tracks never inside coverage stay at zero: no evidence either way.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+from numpy.typing import NDArray
+
+from skyfence.model.classes import TargetClass
+from skyfence.model.sensors import SensorRegistry
+from skyfence.model.tracks import TrackStatus
+from skyfence.track.infer._state import TrackState
+from skyfence.track.infer.config import RfSilentConfig
+
+if TYPE_CHECKING:
+    # Only for types: terrain objects come from the caller.
+    from skyfence.model.terrain import Horizon, Terrain
+
+__all__ = ["RfCoverage", "RfSilence"]
+
+
+class RfCoverage:
+    """Where the registry's RF sensors can hear a target (vectorised over tracks)."""
+
+    def __init__(self, config: RfSilentConfig, sensors: SensorRegistry | None) -> None:
+        rf = [s for s in sensors if s.type == "rf"] if sensors is not None else []
+        self.position = np.array([s.position for s in rf], dtype=np.float64).reshape(-1, 3)
+        self.range_m = np.array([s.max_range_m * config.coverage_fraction for s in rf], dtype=np.float64)
+        self.rate_hz = np.array(
+            [s.rate_hz if s.rate_hz > 0 else config.default_rate_hz for s in rf], dtype=np.float64
+        )
+        pd = []
+        for s in rf:
+            raw = s.params.get("pd")
+            pd.append(
+                float(raw) * config.pd_scale
+                if isinstance(raw, (int, float)) and 0 < raw < 1
+                else config.pd_per_scan
+            )
+        self.pd = np.clip(np.array(pd, dtype=np.float64), 1e-6, 0.999)
+        self.ids = tuple(s.id for s in rf)
+        self._terrain: Terrain | None = None
+        self._horizons: list[Horizon] = []
+
+    def __len__(self) -> int:
+        return int(self.range_m.shape[0])
+
+    def covered(
+        self, pos: NDArray[np.float64], known_height: NDArray[np.bool_], terrain: Terrain | None
+    ) -> NDArray[np.bool_]:
+        """``[N, S]``: track ``n`` lies inside the coverage of RF sensor ``s`` (terrain masks
+        only tracks whose height is known: a 2-D track is not hidden by a guess)."""
+        n = pos.shape[0]
+        if n == 0 or len(self) == 0:
+            return np.zeros((n, len(self)), dtype=bool)
+        d = np.linalg.norm(pos[:, None, :] - self.position[None, :, :], axis=2)
+        cov: NDArray[np.bool_] = d <= self.range_m[None, :]
+        if terrain is not None and not terrain.is_flat and cov.any():
+            if self._terrain is not terrain:
+                # A horizon per sensor makes each scan's test a table look-up.
+                self._horizons = [terrain.horizon(p, float(r)) for p, r in zip(self.position, self.range_m)]
+                self._terrain = terrain
+            for k, hz in enumerate(self._horizons):
+                rows = np.flatnonzero(cov[:, k] & known_height)
+                if rows.size:
+                    cov[rows, k] = hz.visible(pos[rows])
+        return cov
+
+
+class RfSilence:
+    def __init__(self, config: RfSilentConfig, sensors: SensorRegistry | None) -> None:
+        self.config = config
+        self._sensors = sensors
+        self.coverage = RfCoverage(config, sensors)
+        self.state = TrackState(
+            {
+                "logodds": ((), np.float64, np.log(config.prior / (1.0 - config.prior))),
+                "silent_s": ((), np.float64, 0.0),
+                "ever_covered": ((), np.bool_, False),
+            }
+        )
+
+    def update(
+        self,
+        ids: NDArray[np.int64],
+        x: NDArray[np.float64],
+        P_uu: NDArray[np.float64],
+        identity: NDArray[np.str_],
+        status: NDArray[np.int8],
+        dt: NDArray[np.float64],
+        emission: NDArray[np.bool_],
+        cls_prob: NDArray[np.float64],
+        sensors: SensorRegistry | None,
+        terrain: Terrain | None,
+    ) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.bool_]]:
+        """Returns ``(rf_silent [N], silent seconds in coverage [N], covered now [N])``."""
+        c = self.config
+        if sensors is not None and sensors is not self._sensors:
+            self._sensors = sensors
+            self.coverage = RfCoverage(c, sensors)
+        s = self.state
+        s.align(ids)
+        known_height = P_uu <= c.height_known_sigma_m**2
+        cov = self.coverage.covered(x[:, :3], known_height, None if not c.line_of_sight else terrain)
+        covered: NDArray[np.bool_] = np.asarray(cov.any(axis=1), dtype=bool)
+        step = np.minimum(dt, c.max_step_s)
+        # Expected number of covering scans times the log likelihood ratio of an empty scan.
+        llr = (cov * (self.coverage.rate_hz * -np.log1p(-self.coverage.pd))[None, :]).sum(axis=1) * step
+        fpv_like = cls_prob[:, TargetClass.FPV] >= c.min_fpv_prob
+        # A track bound to a Remote ID serial or ADS-B address radiates, whatever this step saw.
+        emission = emission | (identity != "")
+        gather = covered & fpv_like & (status == TrackStatus.CONFIRMED) & ~emission
+        lo = np.where(gather, s["logodds"] + llr, s["logodds"])
+        lo = np.where(emission, c.emission_logodds, lo)
+        s["logodds"] = np.clip(lo, -c.max_logodds, c.max_logodds)
+        s["silent_s"] = np.where(emission, 0.0, np.where(gather, s["silent_s"] + step, s["silent_s"]))
+        s["ever_covered"] = s["ever_covered"] | covered
+        p = 1.0 / (1.0 + np.exp(-s["logodds"]))
+        rf_silent: NDArray[np.float64] = np.where(
+            s["ever_covered"] & (s["silent_s"] >= c.min_silent_s), p * cls_prob[:, TargetClass.FPV], 0.0
+        )
+        silent_s: NDArray[np.float64] = s["silent_s"].copy()
+        return rf_silent, silent_s, covered
