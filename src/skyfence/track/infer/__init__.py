@@ -103,9 +103,21 @@ class TrackInference:
         )
         cls_lik = np.asarray(view.cls_lik, dtype=np.float64).reshape(n, N_CLASSES) if n else None
         prob = self._cls.update(ids, dt, cls_lik, ev, self._kin.loglik(P), was_relay)
+        last_update = np.asarray(view.last_update_t, dtype=np.float64).reshape(n)
         identity = np.asarray(getattr(view, "identity", np.full(n, "")), dtype=str).reshape(n)
         rf_silent, silent_s, covered = self._rf.update(
-            ids, x, P[:, 2, 2], identity, status, dt, ev.emission, prob, sensors, self.terrain
+            ids,
+            x,
+            P[:, 2, 2],
+            identity,
+            status,
+            view.t,
+            last_update,
+            dt,
+            ev.emission,
+            prob,
+            sensors,
+            self.terrain,
         )
         kin = self._kin
         rel = self._relay.update(

@@ -243,6 +243,9 @@ class RfSilentConfig(_Strict):
     max_step_s: float = Field(
         5.0, gt=0, description="longest gap one step may credit (a long gap is not many missed scans)"
     )
+    max_stale_s: float = Field(
+        3.0, gt=0, description="a track not updated by any sensor for this long gathers no evidence"
+    )
     emission_sensor_types: list[str] = Field(
         default=["rf", "remote_id", "adsb"], description="sensor types whose detections are emissions"
     )

@@ -101,6 +101,8 @@ class RfSilence:
         P_uu: NDArray[np.float64],
         identity: NDArray[np.str_],
         status: NDArray[np.int8],
+        t: float,
+        last_update_t: NDArray[np.float64],
         dt: NDArray[np.float64],
         emission: NDArray[np.bool_],
         cls_prob: NDArray[np.float64],
@@ -123,7 +125,11 @@ class RfSilence:
         fpv_like = cls_prob[:, TargetClass.FPV] >= c.min_fpv_prob
         # A track bound to a Remote ID serial or ADS-B address radiates, whatever this step saw.
         emission = emission | (identity != "")
-        gather = covered & fpv_like & (status == TrackStatus.CONFIRMED) & ~emission
+        # Coasting counts too: a fiber FPV misses every RF scan, which may be all the tracker
+        # knows of as misses; a track not updated for ``max_stale_s`` says nothing.
+        firm = (status == TrackStatus.CONFIRMED) | (status == TrackStatus.COASTING)
+        fresh = t - last_update_t <= c.max_stale_s
+        gather = covered & fpv_like & firm & fresh & ~emission
         lo = np.where(gather, s["logodds"] + llr, s["logodds"])
         lo = np.where(emission, c.emission_logodds, lo)
         s["logodds"] = np.clip(lo, -c.max_logodds, c.max_logodds)
