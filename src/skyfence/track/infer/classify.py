@@ -180,6 +180,10 @@ class ClassFusion:
         self._rf_other = np.log(np.maximum(np.asarray(c.rf_other_lik), 1e-12))
         self._rid = np.log(np.maximum(np.asarray(c.remote_id_lik), 1e-12))
         self._adsb = np.log(np.maximum(np.asarray(c.adsb_lik), 1e-12))
+        self._protocol = {
+            name: np.log(np.maximum(np.asarray(lik, dtype=np.float64), 1e-12))
+            for name, lik in c.protocol_lik.items()
+        }
         self._relay = np.log(np.maximum(np.asarray(c.relay_lik), 1e-12))
 
     def update(
@@ -206,7 +210,10 @@ class ClassFusion:
             lik = np.where(top > 0, lik / np.where(top > 0, top, 1.0), 1.0)
             logp = logp + c.sensor_weight * np.log(np.maximum(lik, 1e-9))
         rf_other = evidence.rf & ~evidence.link
-        logp = logp + evidence.link[:, None] * self._link + rf_other[:, None] * self._rf_other
+        link_ll = np.broadcast_to(self._link, logp.shape)
+        for name, ll in self._protocol.items():
+            link_ll = np.where((evidence.protocol == name)[:, None], ll[None, :], link_ll)
+        logp = logp + evidence.link[:, None] * link_ll + rf_other[:, None] * self._rf_other
         logp = logp + evidence.remote_id[:, None] * self._rid + evidence.adsb[:, None] * self._adsb
         logp = logp + relay[:, None] * np.minimum(dt, 5.0)[:, None] * self._relay
         logp = logp + np.minimum(dt / c.kin_tau_s, 1.0)[:, None] * kin_loglik

@@ -174,8 +174,22 @@ class ClassifyConfig(_Strict):
         "for features where a small value says nothing (an FPV may fly straight and level)",
     )
     link_protocols: list[str] = Field(
-        default=["elrs_900", "elrs_2g4", "analog_5g8", "digital_ofdm", "crossfire", "elrs", "analog"],
+        default=[
+            "elrs_900",
+            "elrs_2g4",
+            "analog_5g8",
+            "digital_ofdm",
+            "crossfire",
+            "elrs",
+            "analog",
+            "analog_video",
+        ],
         description="RF protocols of FPV control/video links",
+    )
+    protocol_lik: dict[str, list[float]] = Field(
+        default_factory=lambda: {"digital_ofdm": [6.0, 3.0, 1.0, 0.03, 0.05, 1.0]},
+        description="per-protocol likelihoods overriding link_lik (digital OFDM video is also used by "
+        "camera multirotors, so it is weaker FPV evidence than ELRS or analog video)",
     )
     link_lik: list[float] = Field(
         default=[12.0, 1.5, 1.0, 0.03, 0.05, 1.0],
@@ -203,6 +217,16 @@ class ClassifyConfig(_Strict):
     def _per_class(cls, v: list[float]) -> list[float]:
         if len(v) != N_CLASSES or any(not x >= 0 for x in v) or sum(v) <= 0:
             raise ValueError(f"needs {N_CLASSES} non-negative values in order {', '.join(CLASSES)}")
+        return v
+
+    @field_validator("protocol_lik")
+    @classmethod
+    def _per_protocol(cls, v: dict[str, list[float]]) -> dict[str, list[float]]:
+        for name, lik in v.items():
+            if len(lik) != N_CLASSES or any(not x >= 0 for x in lik) or sum(lik) <= 0:
+                raise ValueError(
+                    f"{name}: needs {N_CLASSES} non-negative values in order {', '.join(CLASSES)}"
+                )
         return v
 
     @field_validator("speed", "height", "climb", "dive", "turn", "hover")
