@@ -11,7 +11,7 @@ frames and go on with the next one.
 from __future__ import annotations
 
 import struct
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -33,6 +33,7 @@ __all__ = [
     "nan_service_descriptors",
     "read_packets",
     "strip_radiotap",
+    "write_pcap",
 ]
 
 LINKTYPE_IEEE802_11 = 105
@@ -103,6 +104,24 @@ def _read_pcap(data: bytes, path: Path) -> Iterator[Packet]:
             raise FormatError(f"frame {index}: record length {incl} runs past the end", path=path)
         yield Packet(index, sec + frac * unit, linktype, data[off + 16 : off + 16 + incl])
         off += 16 + incl
+
+
+def write_pcap(path: str | Path, packets: Iterable[tuple[float, bytes]], linktype: int) -> int:
+    """Write ``(UTC epoch seconds, frame bytes)`` pairs as a classic microsecond pcap file of one
+    link type (how simulated Remote ID frames reach the same reader as real captures).
+    Returns the number of frames written."""
+    n = 0
+    with Path(path).open("wb") as fh:
+        fh.write(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, linktype))
+        for t, frame in packets:
+            sec = int(t // 1)
+            usec = round((t - sec) * 1e6)
+            if usec >= 1_000_000:
+                sec, usec = sec + 1, usec - 1_000_000
+            fh.write(struct.pack("<IIII", sec, usec, len(frame), len(frame)))
+            fh.write(frame)
+            n += 1
+    return n
 
 
 @dataclass(slots=True)

@@ -50,7 +50,7 @@ def _head(mtype: int, version: int) -> int:
 
 
 def _text(s: str, n: int) -> bytes:
-    return s.encode("ascii", errors="replace")[:n].ljust(n, b"\x00")
+    return s.encode("latin-1", errors="replace")[:n].ljust(n, b"\x00")
 
 
 def _latlon(lat: float | None, lon: float | None) -> tuple[int, int]:

@@ -253,9 +253,10 @@ def _header(msg: bytes, want: int) -> int:
 
 
 def _text(raw: bytes) -> str:
-    """A NUL-padded ASCII field; stray non-ASCII bytes become U+FFFD rather than failing."""
+    """A NUL-padded text field (ASCII by the standard). Read as Latin-1 like the reference
+    decoder: every byte maps to one character, so a corrupted byte shows and never fails."""
     end = raw.find(b"\x00")
-    return (raw if end < 0 else raw[:end]).decode("ascii", errors="replace")
+    return (raw if end < 0 else raw[:end]).decode("latin-1")
 
 
 def _latlon(lat_raw: int, lon_raw: int) -> tuple[float | None, float | None]:
