@@ -1,0 +1,542 @@
+"""The RF detector: blocks of IQ samples in, emissions out (time, centre frequency,
+bandwidth, protocol, SNR, duty cycle and, with an antenna array, a bearing).
+
+Pipeline per block: Hann STFT -> noise floor (order statistic over frequency) -> multi-scale
+CFAR tiles -> connected components of the detection mask -> components merged by frequency
+overlap into emissions -> per-emission measurements and features -> protocol. Detection runs
+vectorised over several blocks at once; only blocks with a detection pay for segmentation and
+classification, and an emission already classified in the previous blocks keeps its protocol
+(re-checked every ``reclassify_s``) so continuous links cost one feature pass per period.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import numpy as np
+from numpy.typing import NDArray
+from pydantic import BaseModel, ConfigDict, Field
+from scipy import ndimage
+
+from skyfence.detect.rf.bearing import SPEED_OF_LIGHT, ArrayGeometry, estimate_bearing
+from skyfence.detect.rf.features import band_limit, cyclic_prefix, dechirp, line_sync
+from skyfence.detect.rf.spectrum import CfarPlan, block_power, cfar_plan, noise_floor, tile_means
+from skyfence.model.classes import CLASSES
+from skyfence.model.detections import Detections
+
+__all__ = [
+    "PROTOCOLS",
+    "Emissions",
+    "RfDetector",
+    "RfDetectorConfig",
+    "emission_records",
+    "protocol_counts",
+]
+
+Protocol = Literal["elrs", "analog_video", "digital_ofdm", "wifi", "narrowband", "unknown"]
+PROTOCOLS: tuple[str, ...] = ("elrs", "analog_video", "digital_ofdm", "wifi", "narrowband", "unknown")
+
+# Class likelihoods [fpv, multirotor, fixed_wing, bird, aircraft, unknown] an emission of each
+# protocol lends the tracker's classifier: an RF emitter is never a bird.
+_CLS_LIK: dict[str, tuple[float, ...]] = {
+    "analog_video": (0.80, 0.10, 0.05, 0.0, 0.0, 0.05),
+    "elrs": (0.55, 0.20, 0.20, 0.0, 0.0, 0.05),
+    "digital_ofdm": (0.45, 0.45, 0.05, 0.0, 0.0, 0.05),
+    "wifi": (0.15, 0.35, 0.05, 0.0, 0.05, 0.40),
+    "narrowband": (0.15, 0.20, 0.20, 0.0, 0.10, 0.35),
+    "unknown": (0.20, 0.20, 0.20, 0.0, 0.10, 0.30),
+}
+assert all(len(v) == len(CLASSES) for v in _CLS_LIK.values())
+
+
+class RfDetectorConfig(BaseModel):
+    """Detector settings (defaults suit 10-60 MS/s captures)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    nfft: int = Field(1024, ge=16, description="FFT length of the spectrogram")
+    block_frames: int = Field(128, ge=4, description="spectrogram frames per block")
+    pfa_block: float = Field(1e-4, gt=0, lt=1, description="design false-alarm probability per block")
+    scales: tuple[tuple[int, int], ...] = Field(
+        ((2, 64), (8, 8), (0, 4)),
+        description="CFAR tiles (frames, bins): short-wide for bursts, square for chirps, "
+        "whole-block-narrow for carriers; 0 frames = the whole block",
+    )
+    floor_quantile: float = Field(0.25, gt=0.01, lt=0.75)
+    lora_bandwidths: tuple[float, ...] = (125e3, 250e3, 500e3)
+    lora_sfs: tuple[int, ...] = (6, 7, 8, 9, 10, 11, 12)
+    chirp_score: float = Field(0.4, description="dechirped power share in two bins to call a chirp")
+    cp_rho: float = Field(0.04, description="cyclic-prefix autocorrelation to call OFDM")
+    line_score: float = Field(6.0, description="line-sync harmonic peak over spectrum level")
+    narrowband_max_hz: float = 200e3
+    wide_min_hz: float = 1e6
+    max_excerpt: int = Field(1 << 17, description="samples used for features")
+    reclassify_s: float = 0.25
+    batch_blocks: int = Field(8, ge=1, description="blocks detected together (vectorised)")
+
+    @property
+    def block_len(self) -> int:
+        return self.nfft * self.block_frames
+
+
+@dataclass(frozen=True, slots=True)
+class Emissions:
+    """Columnar emissions from one sensor. Frequencies in Hz (``f_center`` at RF when the
+    capture frequency is known, else the offset), times in epoch seconds, angles radians."""
+
+    sensor_id: str
+    t_start: NDArray[np.float64]
+    t_end: NDArray[np.float64]
+    f_center: NDArray[np.float64]
+    f_offset: NDArray[np.float64]
+    bandwidth: NDArray[np.float64]
+    protocol: NDArray[np.str_]
+    snr_db: NDArray[np.float64]
+    duty: NDArray[np.float64]
+    sf: NDArray[np.int64]
+    symbol_time: NDArray[np.float64]
+    line_rate: NDArray[np.float64]
+    link: NDArray[np.int64]
+    az: NDArray[np.float64]
+    az_sigma: NDArray[np.float64]
+    az_alt: NDArray[np.float64]
+    block: NDArray[np.int64] = field(default_factory=lambda: np.zeros(0, np.int64))
+
+    def __len__(self) -> int:
+        return int(self.t_start.shape[0])
+
+    @staticmethod
+    def concat(sensor_id: str, parts: Sequence[Emissions]) -> Emissions:
+        if not parts:
+            return _empty(sensor_id)
+        cols = {name: np.concatenate([getattr(p, name) for p in parts]) for name in _COLUMNS}
+        return Emissions(sensor_id, **cols)
+
+    def take(self, idx: NDArray[Any]) -> Emissions:
+        return Emissions(self.sensor_id, **{name: getattr(self, name)[idx] for name in _COLUMNS})
+
+    def to_detections(self) -> Detections:
+        """The emissions that have a bearing, as ``bearing`` detections (the rest have no
+        measurement a tracker can use; they stay in the emission log)."""
+        has = np.isfinite(self.az)
+        e = self.take(np.flatnonzero(has))
+        n = len(e)
+        lik = np.array([_CLS_LIK.get(str(p), _CLS_LIK["unknown"]) for p in e.protocol], dtype=np.float64)
+        return Detections(
+            self.sensor_id,
+            "bearing",
+            0.5 * (e.t_start + e.t_end),
+            e.az.reshape(n, 1),
+            (e.az_sigma**2).reshape(n, 1, 1),
+            cls_lik=lik.reshape(n, len(CLASSES)),
+            attrs={
+                "protocol": e.protocol.astype(str),
+                "f_center": e.f_center,
+                "bandwidth": e.bandwidth,
+                "snr": e.snr_db,
+                "duty": e.duty,
+                "sf": e.sf,
+                "link": e.link,
+                "az_alt": e.az_alt,
+                "t_end": e.t_end,
+            },
+        )
+
+
+_COLUMNS = (
+    "t_start",
+    "t_end",
+    "f_center",
+    "f_offset",
+    "bandwidth",
+    "protocol",
+    "snr_db",
+    "duty",
+    "sf",
+    "symbol_time",
+    "line_rate",
+    "link",
+    "az",
+    "az_sigma",
+    "az_alt",
+    "block",
+)
+
+
+def _cells(hit: NDArray[np.bool_], tf: int, ff: int) -> NDArray[np.bool_]:
+    """Tile hits (half-step grid from :func:`tile_means`) back onto spectrogram cells."""
+    if ff == 1:
+        return np.repeat(hit, tf, axis=0)
+    aligned = np.repeat(np.repeat(hit[:, 0::2], tf, axis=0), ff, axis=1)
+    shifted = np.roll(np.repeat(np.repeat(hit[:, 1::2], tf, axis=0), ff, axis=1), ff // 2, axis=1)
+    return aligned | shifted
+
+
+def _empty(sensor_id: str) -> Emissions:
+    f = np.zeros(0)
+    i = np.zeros(0, dtype=np.int64)
+    return Emissions(sensor_id, f, f, f, f, f, np.zeros(0, dtype="<U12"), f, f, i, f, f, i, f, f, f, i)
+
+
+def emission_records(em: Emissions) -> Iterator[dict[str, Any]]:
+    """One JSON-ready record per emission (the emission log, ``docs/detect.md``)."""
+
+    def num(v: float) -> float | None:
+        return float(v) if math.isfinite(v) else None
+
+    for i in range(len(em)):
+        rec: dict[str, Any] = {
+            "t": float(em.t_start[i]),
+            "t_end": float(em.t_end[i]),
+            "sensor": em.sensor_id,
+            "f_center": float(em.f_center[i]),
+            "bandwidth": float(em.bandwidth[i]),
+            "protocol": str(em.protocol[i]),
+            "snr": float(em.snr_db[i]),
+            "duty": float(em.duty[i]),
+        }
+        if em.sf[i] >= 0:
+            rec["sf"] = int(em.sf[i])
+            rec["link"] = int(em.link[i])
+        for name, col in (("symbol_time", em.symbol_time), ("line_rate", em.line_rate)):
+            if math.isfinite(col[i]):
+                rec[name] = float(col[i])
+        if math.isfinite(em.az[i]):
+            rec["az"] = float(em.az[i])
+            rec["az_sigma"] = float(em.az_sigma[i])
+            rec["az_alt"] = num(float(em.az_alt[i]))
+        yield rec
+
+
+@dataclass(slots=True)
+class _Known:
+    """An emission seen in recent blocks, so its protocol need not be recomputed."""
+
+    f_lo: float
+    f_hi: float
+    protocol: str
+    sf: int
+    symbol_time: float
+    line_rate: float
+    t_classified: float
+    t_seen: float
+
+
+@dataclass(slots=True)
+class _Row:
+    t_start: float
+    t_end: float
+    f_offset: float
+    bandwidth: float
+    protocol: str
+    snr_db: float
+    duty: float
+    sf: int = -1
+    symbol_time: float = math.nan
+    line_rate: float = math.nan
+    link: int = -1
+    az: float = math.nan
+    az_sigma: float = math.nan
+    az_alt: float = math.nan
+    block: int = 0
+
+
+class RfDetector:
+    """Turns IQ blocks into :class:`Emissions`. Keeps a little state between calls (protocols
+    of continuing emissions, hop-set links), so feed blocks of one stream in time order."""
+
+    def __init__(
+        self,
+        config: RfDetectorConfig | None = None,
+        *,
+        sample_rate: float,
+        frequency: float = math.nan,
+        sensor_id: str = "rf",
+        array: ArrayGeometry | None = None,
+    ) -> None:
+        self.config = config or RfDetectorConfig()
+        self.sample_rate = float(sample_rate)
+        self.frequency = float(frequency)
+        self.sensor_id = sensor_id
+        self.array = array
+        c = self.config
+        self.plan: CfarPlan = cfar_plan(c.nfft, c.block_frames, c.scales, c.pfa_block, c.floor_quantile)
+        self._known: list[_Known] = []
+        self._links: dict[tuple[int, float], int] = {}
+        self._blocks_seen = 0
+
+    # -- detection ---------------------------------------------------------------------------
+
+    def statistic(self, samples: NDArray[np.complex64]) -> NDArray[np.float64]:
+        """Per block of ``samples[..., n]`` (channel 0 when 2-D): the largest tile value over its
+        threshold (>= 1 means a detection). For ROC curves and false-alarm tests."""
+        x = samples if samples.ndim == 1 else samples[0]
+        c = self.config
+        nb = x.size // c.block_len
+        power = block_power(x[: nb * c.block_len].reshape(nb, c.block_len), c.nfft)
+        norm = power / noise_floor(power, self.plan)[:, None, None]
+        stat = np.zeros(nb)
+        for (tf, ff), thr in zip(self.plan.scales, self.plan.thresholds, strict=True):
+            stat = np.maximum(stat, tile_means(norm, tf, ff).max(axis=(1, 2)) / thr)
+        return stat
+
+    def detect(self, samples: NDArray[np.complex64], t0: float = 0.0) -> Emissions:
+        """Emissions in ``samples[channels, n]`` (or ``[n]``) whose first sample is at ``t0``.
+
+        ``n`` should be a multiple of the block length; a short tail is processed as a block
+        padded with noise-free zeros is not (it would bias the floor): it is dropped.
+        """
+        x = samples.reshape(1, -1) if samples.ndim == 1 else samples
+        c = self.config
+        bl = c.block_len
+        nb = x.shape[1] // bl
+        parts: list[_Row] = []
+        for b0 in range(0, nb, c.batch_blocks):
+            b1 = min(nb, b0 + c.batch_blocks)
+            chunk = x[:, b0 * bl : b1 * bl]
+            parts.extend(self._detect_batch(chunk, t0 + b0 * bl / self.sample_rate, self._blocks_seen + b0))
+        self._blocks_seen += nb
+        return self._emissions(parts)
+
+    def _detect_batch(self, x: NDArray[np.complex64], t0: float, block0: int) -> list[_Row]:
+        c = self.config
+        nb = x.shape[1] // c.block_len
+        power = block_power(x[0].reshape(nb, c.block_len), c.nfft)
+        floor = noise_floor(power, self.plan)
+        norm = power / floor[:, None, None]
+        hits: list[NDArray[np.bool_]] = []
+        any_hit = np.zeros(nb, dtype=bool)
+        for (tf, ff), thr in zip(self.plan.scales, self.plan.thresholds, strict=True):
+            h = tile_means(norm, tf, ff) > thr
+            hits.append(h)
+            any_hit |= h.any(axis=(1, 2))
+        rows: list[_Row] = []
+        for b in (int(v) for v in np.flatnonzero(any_hit)):
+            mask = np.zeros((c.block_frames, c.nfft), dtype=bool)
+            for (tf, ff), h in zip(self.plan.scales, hits, strict=True):
+                if h[b].any():
+                    mask |= _cells(h[b], tf, ff)
+            tb = t0 + b * c.block_len / self.sample_rate
+            rows.extend(
+                self._segment(mask, norm[b], x[:, b * c.block_len : (b + 1) * c.block_len], tb, block0 + b)
+            )
+        return rows
+
+    # -- segmentation and measurement ---------------------------------------------------------
+
+    def _segment(
+        self,
+        mask: NDArray[np.bool_],
+        norm: NDArray[np.float32],
+        x: NDArray[np.complex64],
+        tb: float,
+        block: int,
+    ) -> list[_Row]:
+        labels, count = ndimage.label(mask, structure=np.ones((3, 3), dtype=bool))
+        if count == 0:
+            return []
+        objs = ndimage.find_objects(labels)
+        lo = np.array([o[1].start for o in objs if o is not None])
+        hi = np.array([o[1].stop for o in objs if o is not None])
+        t_lo = np.array([o[0].start for o in objs if o is not None])
+        t_hi = np.array([o[0].stop for o in objs if o is not None])
+        # Merge components whose frequency spans overlap (bursts of one link, fragments of a
+        # weak emission): sweep over spans sorted by their lower edge.
+        order = np.argsort(lo)
+        lo, hi, t_lo, t_hi = lo[order], hi[order], t_lo[order], t_hi[order]
+        reach = np.maximum.accumulate(hi)
+        new = np.ones(lo.size, dtype=bool)
+        new[1:] = lo[1:] > reach[:-1] + 1
+        group = np.cumsum(new) - 1
+        n_groups = int(group[-1]) + 1
+        g_lo = np.minimum.reduceat(lo, np.flatnonzero(new))
+        g_hi = np.maximum.reduceat(hi, np.flatnonzero(new))
+        g_t0 = np.array([t_lo[group == g].min() for g in range(n_groups)])
+        g_t1 = np.array([t_hi[group == g].max() for g in range(n_groups)])
+        rows = []
+        for g in range(n_groups):
+            row = self._measure(norm, int(g_lo[g]), int(g_hi[g]), int(g_t0[g]), int(g_t1[g]), tb, block)
+            if row is not None:
+                self._classify(row, x, tb)
+                if self.array is not None and x.shape[0] >= 2:
+                    self._bearing(row, x, tb)
+                rows.append(row)
+        return rows
+
+    def _measure(
+        self, norm: NDArray[np.float32], lo: int, hi: int, t0: int, t1: int, tb: float, block: int
+    ) -> _Row | None:
+        c = self.config
+        df = self.sample_rate / c.nfft
+        frame_s = c.nfft / self.sample_rate
+        pad = 4
+        a, b = max(lo - pad, 0), min(hi + pad, c.nfft)
+        spec = norm[t0:t1, a:b].mean(axis=0) - 1.0
+        if spec.size >= 3:
+            spec = np.convolve(spec, np.ones(3) / 3, mode="same")
+        sd = 1.0 / math.sqrt(max(t1 - t0, 1))
+        excess = np.clip(spec - 2.0 * sd, 0.0, None)
+        total = float(excess.sum())
+        if total <= 0:
+            first, last = lo, hi - 1
+        else:
+            # Occupied bandwidth: the span holding 98 % of the excess power (as the truth's 99 %).
+            cum = np.cumsum(excess) / total
+            first = a + int(np.searchsorted(cum, 0.01))
+            last = a + int(np.searchsorted(cum, 0.99))
+        nbins = last - first + 1
+        bw = max(nbins - 1, 1) * df  # the Hann main lobe widens the edges by about a bin
+        f_off = ((first + last) / 2.0 - c.nfft / 2) * df
+        # Activity per frame over the whole block in the emission's band.
+        band = norm[:, first : last + 1].mean(axis=1) - 1.0
+        if band.size >= 3:
+            band = np.convolve(band, np.ones(3) / 3, mode="same")
+        thr = 3.0 / math.sqrt(3.0 * max(nbins / 1.7, 1.0))
+        active = band > max(thr, 0.1 * float(band.max()))
+        if not active.any():
+            active[t0:t1] = True
+        idx = np.flatnonzero(active)
+        snr_lin = float(band[active].mean())
+        return _Row(
+            t_start=tb + idx[0] * frame_s,
+            t_end=tb + (idx[-1] + 1) * frame_s,
+            f_offset=f_off,
+            bandwidth=bw,
+            protocol="unknown",
+            snr_db=10.0 * math.log10(max(snr_lin, 1e-3)),
+            duty=float(active.mean()),
+            block=block,
+        )
+
+    # -- protocol --------------------------------------------------------------------------
+
+    def _excerpt(self, row: _Row, x: NDArray[np.complex64], tb: float) -> NDArray[np.complex64]:
+        i0 = max(int((row.t_start - tb) * self.sample_rate), 0)
+        i1 = min(math.ceil((row.t_end - tb) * self.sample_rate), x.shape[1])
+        if i1 - i0 > self.config.max_excerpt:
+            mid = (i0 + i1) // 2
+            i0, i1 = mid - self.config.max_excerpt // 2, mid + self.config.max_excerpt // 2
+        return np.ascontiguousarray(x[0, i0:i1])
+
+    def _classify(self, row: _Row, x: NDArray[np.complex64], tb: float) -> None:
+        c = self.config
+        f_lo, f_hi = row.f_offset - row.bandwidth / 2, row.f_offset + row.bandwidth / 2
+        for k in self._known:
+            overlap = min(f_hi, k.f_hi) - max(f_lo, k.f_lo)
+            if (
+                k.protocol != "elrs"
+                and overlap > 0.7 * max(f_hi - f_lo, k.f_hi - k.f_lo)
+                and row.t_start - k.t_classified < c.reclassify_s
+            ):
+                row.protocol, row.sf, row.symbol_time, row.line_rate = (
+                    k.protocol,
+                    k.sf,
+                    k.symbol_time,
+                    k.line_rate,
+                )
+                k.t_seen = row.t_end
+                return
+        seg = self._excerpt(row, x, tb)
+        fs = self.sample_rate
+        bw = row.bandwidth
+        if seg.size >= 256:
+            lora = [b for b in c.lora_bandwidths if 0.55 * b <= bw <= 1.6 * b]
+            if lora:
+                fit = dechirp(seg, fs, row.f_offset, lora, c.lora_sfs)
+                if fit.score >= c.chirp_score:
+                    row.protocol, row.sf = "elrs", fit.sf
+                    row.bandwidth = fit.bandwidth
+                    row.link = self._link(fit.sf, fit.bandwidth)
+            if row.protocol == "unknown" and bw <= c.narrowband_max_hz:
+                row.protocol = "narrowband"
+            elif row.protocol == "unknown" and bw >= c.wide_min_hz:
+                edge = 0.65 * bw + 2 * fs / c.nfft
+                band = band_limit(seg, fs, row.f_offset - edge, row.f_offset + edge)
+                ls = line_sync(band, fs)
+                cp = cyclic_prefix(band, fs, bw)
+                if ls.score >= c.line_score:
+                    row.protocol, row.line_rate = "analog_video", ls.line_rate
+                elif cp.rho >= c.cp_rho and cp.contrast >= 4.0:
+                    row.symbol_time = cp.lag
+                    row.protocol = "wifi" if abs(cp.lag - 3.2e-6) < 0.3e-6 else "digital_ofdm"
+        elif bw <= c.narrowband_max_hz:
+            row.protocol = "narrowband"
+        if row.protocol not in ("elrs", "unknown"):  # only a confident answer is worth reusing
+            self._known = [k for k in self._known if row.t_start - k.t_seen < 2 * c.reclassify_s]
+            self._known.append(
+                _Known(
+                    f_lo, f_hi, row.protocol, row.sf, row.symbol_time, row.line_rate, row.t_start, row.t_end
+                )
+            )
+
+    def _link(self, sf: int, bw: float) -> int:
+        """A stable id per (SF, bandwidth) hop set: ELRS hops every packet, the link stays."""
+        key = (sf, bw)
+        if key not in self._links:
+            self._links[key] = len(self._links)
+        return self._links[key]
+
+    # -- bearing ---------------------------------------------------------------------------
+
+    def _bearing(self, row: _Row, x: NDArray[np.complex64], tb: float) -> None:
+        assert self.array is not None
+        c = self.config
+        freq = self.frequency if math.isfinite(self.frequency) else self.array.frequency
+        if not math.isfinite(freq) or x.shape[0] != self.array.channels:
+            return
+        i0 = max(int((row.t_start - tb) * self.sample_rate) // c.nfft, 0)
+        i1 = max(min(math.ceil((row.t_end - tb) * self.sample_rate / c.nfft), c.block_frames), i0 + 1)
+        df = self.sample_rate / c.nfft
+        k0 = round(row.f_offset / df - row.bandwidth / df / 2 + c.nfft / 2)
+        k1 = round(row.f_offset / df + row.bandwidth / df / 2 + c.nfft / 2) + 1
+        k0, k1 = max(k0, 0), min(max(k1, k0 + 1), c.nfft)
+        seg = x[:, i0 * c.nfft : i1 * c.nfft].reshape(x.shape[0], i1 - i0, c.nfft)
+        import scipy.fft
+
+        spec = scipy.fft.fftshift(scipy.fft.fft(seg, axis=-1, workers=1), axes=-1)[:, :, k0:k1]
+        cells = spec.reshape(x.shape[0], -1).astype(np.complex64)
+        snr = 10 ** (row.snr_db / 10)
+        k = 2 * math.pi * (freq + row.f_offset) / SPEED_OF_LIGHT
+        br = estimate_bearing(cells, self.array.elements, k, snr)
+        row.az, row.az_sigma, row.az_alt = br.az, br.sigma, br.az_alt
+
+    # -- output ------------------------------------------------------------------------------
+
+    def _emissions(self, rows: list[_Row]) -> Emissions:
+        if not rows:
+            return _empty(self.sensor_id)
+        f_off = np.array([r.f_offset for r in rows])
+        base = self.frequency if math.isfinite(self.frequency) else 0.0
+        return Emissions(
+            self.sensor_id,
+            t_start=np.array([r.t_start for r in rows]),
+            t_end=np.array([r.t_end for r in rows]),
+            f_center=base + f_off,
+            f_offset=f_off,
+            bandwidth=np.array([r.bandwidth for r in rows]),
+            protocol=np.array([r.protocol for r in rows], dtype="<U12"),
+            snr_db=np.array([r.snr_db for r in rows]),
+            duty=np.array([r.duty for r in rows]),
+            sf=np.array([r.sf for r in rows], dtype=np.int64),
+            symbol_time=np.array([r.symbol_time for r in rows]),
+            line_rate=np.array([r.line_rate for r in rows]),
+            link=np.array([r.link for r in rows], dtype=np.int64),
+            az=np.array([r.az for r in rows]),
+            az_sigma=np.array([r.az_sigma for r in rows]),
+            az_alt=np.array([r.az_alt for r in rows]),
+            block=np.array([r.block for r in rows], dtype=np.int64),
+        )
+
+    def run(self, blocks: Iterable[tuple[float, NDArray[np.complex64]]]) -> Iterator[Emissions]:
+        """Emissions per ``(t0, samples)`` block of a stream, in order."""
+        for t0, samples in blocks:
+            yield self.detect(samples, t0)
+
+
+def protocol_counts(em: Emissions) -> Mapping[str, int]:
+    """How many emissions of each protocol (for summaries)."""
+    names, counts = np.unique(em.protocol, return_counts=True)
+    return {str(n): int(k) for n, k in zip(names, counts, strict=True)}
