@@ -59,22 +59,30 @@ def view(
 
 
 def rf_batch(
+    sensors: SensorRegistry,
     sensor_id: str,
     rows: Sequence[int],
     t: float,
     protocol: str,
+    x: NDArray[np.float64] | None = None,
     az: Sequence[float] | None = None,
     band: str = "900",
 ) -> AssocBatch:
-    """RF bearings associated to track rows (``-1`` for an unassociated bearing)."""
+    """RF bearings associated to track rows (``-1``: unassociated, give ``az``), pointing
+    from the sensor at the rows' positions in ``x`` unless ``az`` is given."""
     n = len(rows)
-    azs = np.zeros(n) if az is None else np.asarray(az, dtype=np.float64)
+    if az is None:
+        assert x is not None
+        d = x[np.asarray(rows), :2] - sensors.get(sensor_id).position[:2]
+        azs = np.arctan2(d[:, 0], d[:, 1])
+    else:
+        azs = np.asarray(az, dtype=np.float64)
     det = Detections(
         sensor_id,
         "bearing",
         np.full(n, t),
         azs.reshape(n, 1),
-        np.full((n, 1, 1), 0.01),
+        np.full((n, 1, 1), 0.02**2),
         attrs={"protocol": np.full(n, protocol), "band": np.full(n, band)},
     )
     return AssocBatch(sensor_id, np.asarray(rows, dtype=np.int64), det)

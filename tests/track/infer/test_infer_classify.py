@@ -76,6 +76,8 @@ def test_emission_evidence_names_the_class() -> None:
     inf = TrackInference(sensors=reg)
     # Three tracks that look alike kinematically (slow, 50 m): emissions tell them apart.
     x = np.zeros((3, 6))
+    x[:, 0] = [-1500.0, 0.0, 1500.0]
+    x[:, 1] = 1000.0
     x[:, 2] = 50.0
     x[:, 3] = 8.0
     rid_det = Detections(
@@ -86,7 +88,7 @@ def test_emission_evidence_names_the_class() -> None:
     )
     for k in range(10):
         t = float(k)
-        assoc = [rf_batch("rf0", [0], t, "elrs_2g4"), AssocBatch("rid", np.array([1]), rid_det)]
+        assoc = [rf_batch(reg, "rf0", [0], t, "elrs_2g4", x), AssocBatch("rid", np.array([1]), rid_det)]
         assoc.append(AssocBatch("adsb", np.array([2]), adsb_det))
         res = inf.update(view(t, [1, 2, 3], x, reg, assoc=assoc))
     got = [CLASSES[int(i)] for i in np.argmax(res.cls_prob, axis=1)]
@@ -148,7 +150,7 @@ def test_probabilities_stay_valid(
                 P=P,
                 cls_lik=lik[k],
                 status=status[k],
-                assoc=[rf_batch("rf0", [0], t, "elrs_900")],
+                assoc=[rf_batch(reg, "rf0", [0], t, "elrs_900", np.nan_to_num(x[k], posinf=0.0, neginf=0.0))],
             )
         )
         p = res.cls_prob
@@ -156,3 +158,23 @@ def test_probabilities_stay_valid(
         np.testing.assert_allclose(p.sum(axis=1), 1.0, atol=1e-9)
         assert np.isfinite(res.rf_silent).all()
         assert ((res.rf_silent >= 0) & (res.rf_silent <= 1)).all()
+
+
+def test_a_bearing_on_two_tracks_line_does_not_make_a_bird_an_fpv() -> None:
+    reg = registry(rf_positions=[(0.0, 0.0), (3000.0, 0.0)])
+    inf = TrackInference(sensors=reg)
+    for k in range(60):
+        t = float(k)
+        x = np.zeros((2, 6))
+        # An FPV heard by both sensors, and a bird further out on rf0's line to the FPV.
+        x[0, :3] = [1000.0, 1000.0 + 25.0 * k, 30.0]
+        x[0, 4] = 25.0
+        x[1, :3] = [2000.0, 2000.0 + 50.0 * k, 40.0]
+        x[1, 4] = 9.0
+        assoc = [rf_batch(reg, "rf1", [0], t, "elrs_900", x)]
+        # A wrong association: rf0's bearing of the FPV handed to the bird every second step.
+        bad = rf_batch(reg, "rf0", [0], t, "elrs_900", x)
+        assoc.append(AssocBatch("rf0", np.array([1 if k % 2 else 0]), bad.detections))
+        res = inf.update(view(t, [1, 2], x, reg, assoc=assoc))
+    assert CLASSES[int(np.argmax(res.cls_prob[0]))] == "fpv"
+    assert res.cls_prob[1, 0] < 0.3

@@ -27,8 +27,9 @@ def test_rf_silent_rises_only_for_a_silent_fpv_in_coverage() -> None:
     history = []
     for k in range(60):
         t = float(k)
-        assoc = [rf_batch("rf0", [1], t, "elrs_900")] if k % 2 == 0 else []
-        res = inf.update(view(t, [1, 2, 3], _fpv_states(t, starts, vel), reg, assoc=assoc))
+        x = _fpv_states(t, starts, vel)
+        assoc = [rf_batch(reg, "rf0", [1], t, "elrs_900", x)] if k % 2 == 0 else []
+        res = inf.update(view(t, [1, 2, 3], x, reg, assoc=assoc))
         history.append(res.rf_silent.copy())
     h = np.array(history)
     min_silent = InferConfig().rf_silent.min_silent_s
@@ -49,9 +50,8 @@ def test_rf_silent_falls_when_an_emission_arrives() -> None:
         res = inf.update(view(float(k), [5], _fpv_states(float(k), start, vel), reg))
     assert res.rf_silent[0] > 0.8
     t = 40.0
-    res = inf.update(
-        view(t, [5], _fpv_states(t, start, vel), reg, assoc=[rf_batch("rf0", [0], t, "analog_5g8")])
-    )
+    x = _fpv_states(t, start, vel)
+    res = inf.update(view(t, [5], x, reg, assoc=[rf_batch(reg, "rf0", [0], t, "analog_5g8", x)]))
     assert res.rf_silent[0] == 0.0
 
 
@@ -104,10 +104,10 @@ def test_relay_links_the_fpvs_it_serves_and_points_at_its_operator() -> None:
         x[4, 3] = 25.0
         assoc = [
             # The relay re-transmits the FPVs' links; the FPVs' own links are heard too.
-            rf_batch("rf0", [0, 1, 2, 4], t, "elrs_900"),
+            rf_batch(reg, "rf0", [0, 1, 2, 4], t, "elrs_900", x),
             # The operator's ground link: bearings from both sensors that miss the relay.
-            rf_batch("rf0", [-1], t, "elrs_900", az=[_az(rf0, operator)]),
-            rf_batch("rf1", [-1], t, "elrs_900", az=[_az(rf1, operator)]),
+            rf_batch(reg, "rf0", [-1], t, "elrs_900", az=[_az(rf0, operator)]),
+            rf_batch(reg, "rf1", [-1], t, "elrs_900", az=[_az(rf1, operator)]),
         ]
         res = inf.update(view(t, ids, x, reg, assoc=assoc))
     assert res.relay.tolist() == [True, False, False, False, False]
@@ -129,7 +129,7 @@ def test_relay_without_ground_link_bearings_points_across_the_border() -> None:
         x[0, :3] = [0.0, 600.0, 150.0]
         x[1, :3] = [0.0, 5000.0 + 25 * k, 20.0]
         x[1, 4] = 25.0
-        res = inf.update(view(t, [1, 2], x, reg, assoc=[rf_batch("rf0", [0, 1], t, "elrs_2g4")]))
+        res = inf.update(view(t, [1, 2], x, reg, assoc=[rf_batch(reg, "rf0", [0, 1], t, "elrs_2g4", x)]))
     assert res.relay.tolist() == [True, False]
     # South: bearing pi.
     assert abs(float(res.attrs["operator_bearing_rad"][0]) - np.pi) < 1e-6
@@ -143,7 +143,7 @@ def test_a_hovering_drone_with_no_fpv_to_serve_is_not_a_relay() -> None:
         t = float(k)
         x = np.zeros((1, 6))
         x[0, :3] = [0.0, 600.0, 150.0]
-        res = inf.update(view(t, [1], x, reg, assoc=[rf_batch("rf0", [0], t, "elrs_2g4")]))
+        res = inf.update(view(t, [1], x, reg, assoc=[rf_batch(reg, "rf0", [0], t, "elrs_2g4", x)]))
     assert not res.relay.any()
 
 

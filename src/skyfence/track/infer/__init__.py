@@ -95,8 +95,17 @@ class TrackInference:
         status = np.asarray(view.status, dtype=np.int8).reshape(n)
         x = np.where(np.isfinite(x), x, 0.0)
         dt = self._kin.update(view.t, ids, x, self.terrain)
+        before = self._cls.previous(ids)
+        emitter = np.maximum(before[:, :3].sum(axis=1), c.classify.emitter_floor)
         ev = step_evidence(
-            n, view.assoc_attrs, sensors, c.classify.link_protocols, c.rf_silent.emission_sensor_types
+            x,
+            P,
+            emitter,
+            view.assoc_attrs,
+            sensors,
+            c.classify.link_protocols,
+            c.rf_silent.emission_sensor_types,
+            c.classify.bearing_clutter_density,
         )
         was_relay = (
             np.isin(ids, self._relay_ids[self._relay_flag]) if self._relay_ids.size else np.zeros(n, bool)

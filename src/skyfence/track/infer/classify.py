@@ -186,6 +186,13 @@ class ClassFusion:
         }
         self._relay = np.log(np.maximum(np.asarray(c.relay_lik), 1e-12))
 
+    def previous(self, ids: NDArray[np.int64]) -> NDArray[np.float64]:
+        """Posterior ``[N, C]`` of the previous step for ``ids`` (the prior for new ids)."""
+        self.state.align(ids)
+        logp = self.state["logp"]
+        fresh = ~np.isfinite(logp).all(axis=1)
+        return _normalise(np.where(fresh[:, None], self._log_prior[None, :], logp), 0.0)
+
     def update(
         self,
         ids: NDArray[np.int64],
@@ -209,17 +216,33 @@ class ClassFusion:
             top = lik.max(axis=1, keepdims=True)
             lik = np.where(top > 0, lik / np.where(top > 0, top, 1.0), 1.0)
             logp = logp + c.sensor_weight * np.log(np.maximum(lik, 1e-9))
-        rf_other = evidence.rf & ~evidence.link
         link_ll = np.broadcast_to(self._link, logp.shape)
         for name, ll in self._protocol.items():
             link_ll = np.where((evidence.protocol == name)[:, None], ll[None, :], link_ll)
-        logp = logp + evidence.link[:, None] * link_ll + rf_other[:, None] * self._rf_other
-        logp = logp + evidence.remote_id[:, None] * self._rid + evidence.adsb[:, None] * self._adsb
+
+        # Evidence less likely ours than another's says nothing: ambiguous bearings repeat
+        # step after step and would otherwise add up to a class.
+        def sure(q: NDArray[np.float64]) -> NDArray[np.float64]:
+            out: NDArray[np.float64] = np.where(q >= c.min_evidence_confidence, q, 0.0)
+            return out
+
+        link = sure(evidence.link)
+        rf_other = np.maximum(sure(evidence.rf) - link, 0.0)
+        logp = logp + _mixed(link, link_ll) + _mixed(rf_other, self._rf_other)
+        logp = logp + _mixed(sure(evidence.remote_id), self._rid) + _mixed(sure(evidence.adsb), self._adsb)
         logp = logp + relay[:, None] * np.minimum(dt, 5.0)[:, None] * self._relay
         logp = logp + np.minimum(dt / c.kin_tau_s, 1.0)[:, None] * kin_loglik
         prob = _normalise(logp, c.prob_floor)
         s["logp"] = np.log(prob)
         return prob
+
+
+def _mixed(q: NDArray[np.float64], loglik: NDArray[np.float64]) -> NDArray[np.float64]:
+    """Log-likelihood of evidence that is the track's with probability ``q`` (else says
+    nothing about it): ``log(q * l + 1 - q)``, per row and class."""
+    ll = np.broadcast_to(loglik, (q.shape[0], loglik.shape[-1]))
+    out: NDArray[np.float64] = np.log(q[:, None] * np.exp(ll) + (1.0 - q[:, None]))
+    return out
 
 
 def _normalise(logp: NDArray[np.float64], floor: float) -> NDArray[np.float64]:

@@ -199,6 +199,26 @@ class ClassifyConfig(_Strict):
         default=[1.5, 2.0, 1.5, 0.03, 0.3, 1.0],
         description="likelihood of one associated RF emission of another protocol per class",
     )
+    bearing_clutter_density: float = Field(
+        0.5,
+        gt=0,
+        description="density (per radian) of emitters no track explains, against which an associated "
+        "RF bearing's own likelihood is weighed: a bearing that fits two tracks counts half for each",
+    )
+    min_evidence_confidence: float = Field(
+        0.6,
+        ge=0,
+        le=1,
+        description="an associated emission counts as class evidence only when it is this likely "
+        "to be the track's own (see bearing_clutter_density)",
+    )
+    emitter_floor: float = Field(
+        0.05,
+        gt=0,
+        le=1,
+        description="least prior weight of a track as the source of a bearing (birds radiate nothing "
+        "but a misclassified bird must still be able to explain one)",
+    )
     remote_id_lik: list[float] = Field(
         default=[0.1, 15.0, 3.0, 0.01, 0.05, 1.0],
         description="likelihood of one associated Remote ID message (serial) per class",
@@ -275,6 +295,13 @@ class RfSilentConfig(_Strict):
     )
     min_fpv_prob: float = Field(
         0.3, ge=0, le=1, description="tracks below this FPV probability gather no silent evidence"
+    )
+    emission_sure: float = Field(
+        0.7,
+        gt=0,
+        le=1,
+        description="association confidence of an emission that resets silence (a bearing is "
+        "ambiguous when several tracks lie on its line)",
     )
     emission_logodds: float = Field(
         -6.0, description="log-odds of silence right after an emission is associated"

@@ -14,7 +14,7 @@ from numpy.typing import NDArray
 from skyfence.model.detections import Detections
 from skyfence.model.sensors import SensorRegistry
 
-__all__ = ["StepEvidence", "UnassociatedBearings", "sensor_type", "step_evidence"]
+__all__ = ["StepEvidence", "UnassociatedBearings", "bearing_confidence", "sensor_type", "step_evidence"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,13 +33,14 @@ class UnassociatedBearings:
 
 @dataclass(frozen=True, slots=True)
 class StepEvidence:
-    """Per track row: which kinds of emission were associated this step."""
+    """Per track row: how sure we are (0..1) that an emission of each kind associated this
+    step really came from the track; the protocol and band of its latest RF emission."""
 
-    emission: NDArray[np.bool_]
-    rf: NDArray[np.bool_]
-    link: NDArray[np.bool_]
-    remote_id: NDArray[np.bool_]
-    adsb: NDArray[np.bool_]
+    emission: NDArray[np.float64]
+    rf: NDArray[np.float64]
+    link: NDArray[np.float64]
+    remote_id: NDArray[np.float64]
+    adsb: NDArray[np.float64]
     protocol: NDArray[np.str_]
     band: NDArray[np.str_]
     unassociated: UnassociatedBearings
@@ -66,18 +67,48 @@ def _as_str(col: NDArray[Any] | None, n: int) -> NDArray[np.str_]:
     return np.where(np.isin(out, ("None", "nan", "")), "", out)
 
 
+def bearing_confidence(
+    det: Detections,
+    rows: NDArray[np.int64],
+    origin: NDArray[np.float64],
+    max_range_m: float,
+    x: NDArray[np.float64],
+    P: NDArray[np.float64],
+    emitter: NDArray[np.float64],
+    clutter_density: float,
+) -> NDArray[np.float64]:
+    """Probability that bearing ``k`` of ``det`` came from track ``rows[k]`` and not from
+    another track on the same line of bearing (each weighed by its prior ``emitter``
+    probability: a bird seldom radiates) or an untracked emitter (``clutter_density`` per
+    radian): the tracker's hard assignment of a bearing is often a coin toss."""
+    d = x[None, :, :2] - origin[None, None, :2]
+    r2 = np.maximum((d**2).sum(axis=2), 1.0)
+    az = np.arctan2(d[..., 0], d[..., 1])
+    dz = np.angle(np.exp(1j * (det.z[:, 0][:, None] - az)))
+    var = det.R[:, 0, 0][:, None] + 0.5 * (P[None, :, 0, 0] + P[None, :, 1, 1]) / r2
+    lik = np.exp(-0.5 * dz**2 / var) / np.sqrt(2.0 * np.pi * var)
+    lik = np.where(r2 <= max_range_m**2, lik * emitter[None, :], 0.0)
+    own = lik[np.arange(rows.shape[0]), rows]
+    q: NDArray[np.float64] = own / (lik.sum(axis=1) + clutter_density)
+    return q
+
+
 def step_evidence(
-    n_tracks: int,
+    x: NDArray[np.float64],
+    P: NDArray[np.float64],
+    emitter: NDArray[np.float64],
     assoc: Sequence[tuple[str, NDArray[np.int64], Detections]],
     sensors: SensorRegistry | None,
     link_protocols: Sequence[str],
     emission_types: Sequence[str],
+    clutter_density: float,
 ) -> StepEvidence:
-    emission = np.zeros(n_tracks, dtype=bool)
-    rf = np.zeros(n_tracks, dtype=bool)
-    link = np.zeros(n_tracks, dtype=bool)
-    rid = np.zeros(n_tracks, dtype=bool)
-    adsb = np.zeros(n_tracks, dtype=bool)
+    n_tracks = x.shape[0]
+    emission = np.zeros(n_tracks)
+    rf = np.zeros(n_tracks)
+    link = np.zeros(n_tracks)
+    rid = np.zeros(n_tracks)
+    adsb = np.zeros(n_tracks)
     protocol = np.full(n_tracks, "", dtype="<U32")
     band = np.full(n_tracks, "", dtype="<U32")
     u_origin: list[NDArray[np.float64]] = []
@@ -96,33 +127,40 @@ def step_evidence(
         ok = (idx >= 0) & (idx < n_tracks)
         rows = idx[ok]
         stype = sensor_type(sensor_id, det, sensors)
+        known = sensors is not None and sensor_id in sensors
+        q = np.ones(rows.shape[0])
+        if det.kind == "bearing" and known and rows.size and sensors is not None:
+            s = sensors.get(sensor_id)
+            q = bearing_confidence(
+                det.take(ok), rows, s.position, s.max_range_m, x, P, emitter, clutter_density
+            )
         if stype in emission_types:
-            emission[rows] = True
+            np.maximum.at(emission, rows, q)
         if stype == "rf":
-            rf[rows] = True
+            np.maximum.at(rf, rows, q)
             proto = _as_str(det.attrs.get("protocol"), n)
             bnd = _as_str(det.attrs.get("band"), n)
-            is_link = np.isin(proto, np.asarray(list(link_protocols), dtype=str))
-            link[idx[ok & is_link]] = True
-            has = ok & (proto != "")
-            protocol[idx[has]] = proto[has]
-            hasb = ok & (bnd != "")
-            band[idx[hasb]] = bnd[hasb]
+            is_link = np.isin(proto[ok], np.asarray(list(link_protocols), dtype=str))
+            np.maximum.at(link, rows[is_link], q[is_link])
+            # Protocol and band only from bearings that are more likely ours than not.
+            sure = q >= 0.5
+            has = sure & (proto[ok] != "")
+            protocol[rows[has]] = proto[ok][has]
+            hasb = sure & (bnd[ok] != "")
+            band[rows[hasb]] = bnd[ok][hasb]
             free = idx < 0
             if free.any() and det.kind == "bearing":
                 origin = (
-                    sensors.get(sensor_id).position
-                    if sensors is not None and sensor_id in sensors
-                    else np.full(3, np.nan)
+                    sensors.get(sensor_id).position if known and sensors is not None else np.full(3, np.nan)
                 )
                 u_origin.append(np.broadcast_to(origin, (int(free.sum()), 3)).astype(np.float64))
                 u_az.append(det.z[free, 0])
                 u_band.append(bnd[free])
                 u_proto.append(proto[free])
         elif stype == "remote_id":
-            rid[rows] = True
+            np.maximum.at(rid, rows, q)
         elif stype == "adsb":
-            adsb[rows] = True
+            np.maximum.at(adsb, rows, q)
     unassoc = UnassociatedBearings(
         np.concatenate(u_origin) if u_origin else np.zeros((0, 3)),
         np.concatenate(u_az) if u_az else np.zeros(0),

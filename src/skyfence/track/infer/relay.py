@@ -181,9 +181,10 @@ class RelayChains:
         s = self.state
         s.align(ids)
         n = ids.shape[0]
-        s["last_link_t"] = np.where(evidence.link, t, s["last_link_t"])
-        s["protocol"] = np.where(evidence.link & (evidence.protocol != ""), evidence.protocol, s["protocol"])
-        s["band"] = np.where(evidence.link & (evidence.band != ""), evidence.band, s["band"])
+        link = evidence.link >= 0.5
+        s["last_link_t"] = np.where(link, t, s["last_link_t"])
+        s["protocol"] = np.where(link & (evidence.protocol != ""), evidence.protocol, s["protocol"])
+        s["band"] = np.where(link & (evidence.band != ""), evidence.band, s["band"])
         alive = (status == TrackStatus.CONFIRMED) | (status == TrackStatus.COASTING)
         xy = x[:, :2]
         near_border = np.ones(n, dtype=bool)

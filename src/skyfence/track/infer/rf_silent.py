@@ -6,7 +6,9 @@ sensor's ``max_range_m``, masked by terrain line of sight when terrain is given)
 scan of a covering sensor that associates no emission to it is evidence for silence:
 with per-scan detection probability ``pd`` of an emitting link, the likelihood ratio of
 one empty scan is ``1 / (1 - pd)``. Log-odds start at the prior, grow with each covered
-empty scan and drop to ``emission_logodds`` the moment an emission is associated. The
+empty scan and drop to ``emission_logodds`` the moment an emission is associated with
+confidence ``emission_sure`` (a bearing that another track on the same line explains
+as well only lowers them by ``log(1 - q)``). The
 reported probability is zero until the track has been silent in coverage for
 ``min_silent_s``, and it is scaled by the track's FPV probability: it is the probability that the track
 is an RF-silent FPV.
@@ -81,11 +83,22 @@ class RfCoverage:
         return cov
 
 
+def _rf_key(sensors: SensorRegistry | None) -> tuple[tuple[object, ...], ...]:
+    if sensors is None:
+        return ()
+    return tuple(
+        (s.id, tuple(s.position.tolist()), s.max_range_m, s.rate_hz, repr(s.params.get("pd")))
+        for s in sensors
+        if s.type == "rf"
+    )
+
+
 class RfSilence:
     def __init__(self, config: RfSilentConfig, sensors: SensorRegistry | None) -> None:
         self.config = config
         self._sensors = sensors
         self.coverage = RfCoverage(config, sensors)
+        self._key = _rf_key(sensors)
         self.state = TrackState(
             {
                 "logodds": ((), np.float64, np.log(config.prior / (1.0 - config.prior))),
@@ -104,7 +117,7 @@ class RfSilence:
         t: float,
         last_update_t: NDArray[np.float64],
         dt: NDArray[np.float64],
-        emission: NDArray[np.bool_],
+        emission: NDArray[np.float64],
         cls_prob: NDArray[np.float64],
         sensors: SensorRegistry | None,
         terrain: Terrain | None,
@@ -112,8 +125,12 @@ class RfSilence:
         """Returns ``(rf_silent [N], silent seconds in coverage [N], covered now [N])``."""
         c = self.config
         if sensors is not None and sensors is not self._sensors:
+            # The tracker may build a new registry each update: rebuild only on a real change.
+            key = _rf_key(sensors)
+            if key != self._key:
+                self.coverage = RfCoverage(c, sensors)
+                self._key = key
             self._sensors = sensors
-            self.coverage = RfCoverage(c, sensors)
         s = self.state
         s.align(ids)
         known_height = P_uu <= c.height_known_sigma_m**2
@@ -124,16 +141,20 @@ class RfSilence:
         llr = (cov * (self.coverage.rate_hz * -np.log1p(-self.coverage.pd))[None, :]).sum(axis=1) * step
         fpv_like = cls_prob[:, TargetClass.FPV] >= c.min_fpv_prob
         # A track bound to a Remote ID serial or ADS-B address radiates, whatever this step saw.
-        emission = emission | (identity != "")
+        q = np.where(identity != "", 1.0, emission)
+        sure = q >= c.emission_sure
+        heard = q > 0
         # Coasting counts too: a fiber FPV misses every RF scan, which may be all the tracker
         # knows of as misses; a track not updated for ``max_stale_s`` says nothing.
         firm = (status == TrackStatus.CONFIRMED) | (status == TrackStatus.COASTING)
         fresh = t - last_update_t <= c.max_stale_s
-        gather = covered & fpv_like & firm & fresh & ~emission
+        gather = covered & fpv_like & firm & fresh & ~heard
         lo = np.where(gather, s["logodds"] + llr, s["logodds"])
-        lo = np.where(emission, c.emission_logodds, lo)
-        s["logodds"] = np.clip(lo, -c.max_logodds, c.max_logodds)
-        s["silent_s"] = np.where(emission, 0.0, np.where(gather, s["silent_s"] + step, s["silent_s"]))
+        # A bearing that may be another emitter's (on the same line) is weaker evidence.
+        lo = np.where(heard & ~sure, lo + np.log1p(-np.minimum(q, 0.999)), lo)
+        lo = np.where(sure, c.emission_logodds, lo)
+        s["logodds"] = np.clip(lo, min(c.emission_logodds, -c.max_logodds), c.max_logodds)
+        s["silent_s"] = np.where(sure, 0.0, np.where(gather, s["silent_s"] + step, s["silent_s"]))
         s["ever_covered"] = s["ever_covered"] | covered
         p = 1.0 / (1.0 + np.exp(-s["logodds"]))
         rf_silent: NDArray[np.float64] = np.where(
