@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -39,3 +40,10 @@ def need(shared_data: Path, rel: str) -> Path:
     if not p.exists():
         pytest.skip(f"{rel} not in the shared data at {shared_data}")
     return p
+
+
+def shared_data_root() -> Path:
+    """Where the shared captures live (the same rule as the ``shared_data`` fixture), for
+    hypothesis strategies that cannot take fixtures; may not exist."""
+    env = os.environ.get("SKYFENCE_SHARED_DATA")
+    return Path(env) if env else Path(__file__).resolve().parents[3] / "shared" / "data"

@@ -31,6 +31,7 @@ __all__ = [
     "dot11_management",
     "information_elements",
     "nan_service_descriptors",
+    "parse_capture",
     "read_packets",
     "strip_radiotap",
     "write_pcap",
@@ -75,6 +76,12 @@ def read_packets(path: str | Path) -> Iterator[Packet]:
         data = p.read_bytes()
     except OSError as exc:
         raise FormatError(f"cannot read capture: {exc.strerror or exc}", path=p) from None
+    return parse_capture(data, p)
+
+
+def parse_capture(data: bytes, path: str | Path = "<bytes>") -> Iterator[Packet]:
+    """Every frame of a pcap or pcapng file already in memory (``path`` names it in errors)."""
+    p = Path(path)
     if len(data) < 4:
         raise FormatError("file too short for a pcap or pcapng header", path=p)
     magic = data[:4]
