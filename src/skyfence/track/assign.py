@@ -68,7 +68,8 @@ def gnn(
     rest = ~single
     if rest.any():
         rt, rd, rc = track[rest], det[rest], cost[rest]
-        labels = clusters(rt, rd, n_tracks, n_dets)
+        # A few conflicting pairs: one small dense problem beats finding components.
+        labels = clusters(rt, rd, n_tracks, n_dets) if rt.size > 64 else np.zeros(rt.size, np.int64)
         order = np.argsort(labels, kind="stable")
         rt, rd, rc, labels = rt[order], rd[order], rc[order], labels[order]
         bounds = np.flatnonzero(np.diff(labels)) + 1

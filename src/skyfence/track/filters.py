@@ -14,7 +14,16 @@ from numpy.typing import NDArray
 
 from skyfence.track.measure import Nonlinear, angle_mask, predict_measurement, residual
 
-__all__ = ["combine", "gaussian_loglik", "mixture_update", "predict"]
+__all__ = [
+    "backward_solve",
+    "cholesky",
+    "combine",
+    "forward_solve",
+    "gaussian_loglik",
+    "kalman_gain",
+    "mixture_update",
+    "predict",
+]
 
 _LOG_2PI = float(np.log(2.0 * np.pi))
 
@@ -52,17 +61,76 @@ def predict(
     return xp, Pp, mu
 
 
+def cholesky(S: NDArray[np.float64]) -> NDArray[np.float64]:
+    """Lower Cholesky factors of ``S [K,m,m]``, batched. For the measurement sizes here
+    (m <= 3) the factor is written out element by element over the batch, which is many
+    times faster than a LAPACK call per small matrix; a factor of a matrix that is not
+    positive definite has NaN entries (callers treat those pairs as outside the gate)."""
+    m = S.shape[-1]
+    if m > 3:
+        return np.asarray(np.linalg.cholesky(S), dtype=np.float64)
+    L = np.zeros_like(S)
+    # sqrt of NaN (not of a negative) keeps a non-PD matrix quiet: no warning, NaN factor.
+    a = S[:, 0, 0]
+    L[:, 0, 0] = l00 = np.sqrt(np.where(a > 0, a, np.nan))
+    if m == 1:
+        return L
+    L[:, 1, 0] = l10 = S[:, 1, 0] / l00
+    d = S[:, 1, 1] - l10 * l10
+    L[:, 1, 1] = l11 = np.sqrt(np.where(d > 0, d, np.nan))
+    if m == 2:
+        return L
+    L[:, 2, 0] = l20 = S[:, 2, 0] / l00
+    L[:, 2, 1] = l21 = (S[:, 2, 1] - l20 * l10) / l11
+    d = S[:, 2, 2] - l20 * l20 - l21 * l21
+    L[:, 2, 2] = np.sqrt(np.where(d > 0, d, np.nan))
+    return L
+
+
+def forward_solve(L: NDArray[np.float64], b: NDArray[np.float64]) -> NDArray[np.float64]:
+    """``L^-1 b`` for lower-triangular ``L [K,m,m]`` and ``b [K,m,r]``."""
+    m = L.shape[-1]
+    y = np.empty_like(b)
+    for i in range(m):
+        acc = b[:, i, :]
+        for k in range(i):
+            acc = acc - L[:, i, k, None] * y[:, k, :]
+        y[:, i, :] = acc / L[:, i, i, None]
+    return y
+
+
+def backward_solve(L: NDArray[np.float64], y: NDArray[np.float64]) -> NDArray[np.float64]:
+    """``L^-T y`` for lower-triangular ``L [K,m,m]`` and ``y [K,m,r]``."""
+    m = L.shape[-1]
+    x = np.empty_like(y)
+    for i in range(m - 1, -1, -1):
+        acc = y[:, i, :]
+        for k in range(i + 1, m):
+            acc = acc - L[:, k, i, None] * x[:, k, :]
+        x[:, i, :] = acc / L[:, i, i, None]
+    return x
+
+
 def gaussian_loglik(
     nu: NDArray[np.float64], S: NDArray[np.float64]
 ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
     """Squared Mahalanobis distance and log-likelihood of residuals ``nu [K,m]`` with
-    covariances ``S [K,m,m]`` (batched Cholesky)."""
-    L = np.linalg.cholesky(S)
-    y = np.linalg.solve(L, nu[..., None])[..., 0]
+    covariances ``S [K,m,m]`` (batched Cholesky). Non-positive-definite ``S`` gives
+    ``d2 = inf``."""
+    L = cholesky(S)
+    y = forward_solve(L, nu[..., None])[..., 0]
     d2 = np.einsum("ki,ki->k", y, y)
     logdet = 2.0 * np.log(np.diagonal(L, axis1=1, axis2=2)).sum(axis=1)
+    d2 = np.where(np.isfinite(d2), d2, np.inf)
     m = nu.shape[1]
     return d2, -0.5 * (d2 + logdet + m * _LOG_2PI)
+
+
+def kalman_gain(Pxz: NDArray[np.float64], S: NDArray[np.float64]) -> NDArray[np.float64]:
+    """``Pxz S^-1 [K,6,m]`` through the Cholesky factor of ``S``."""
+    L = cholesky(S)
+    out = backward_solve(L, forward_solve(L, np.swapaxes(Pxz, 1, 2)))
+    return np.swapaxes(out, 1, 2)
 
 
 def mixture_update(
@@ -99,11 +167,18 @@ def mixture_update(
     zr = np.repeat(z, M, axis=0)
     S = Pzz + np.repeat(R, M, axis=0)
     nu = residual(zr, zhat, angle_mask(kind, m))
-    gain = np.linalg.solve(S, np.swapaxes(Pxz, 1, 2))  # S^-1 Pzx = K'
-    gain = np.swapaxes(gain, 1, 2)  # [KM,6,m]
+    gain = kalman_gain(Pxz, S)  # [KM,6,m]
     dx = np.einsum("kim,km->ki", gain, nu)
-    Pu = Pk - gain @ S @ np.swapaxes(gain, 1, 2)
+    Pu = Pk - gain @ np.swapaxes(Pxz, 1, 2)
     Pu = 0.5 * (Pu + np.swapaxes(Pu, 1, 2))
+
+    if M == 1 and beta0[track].max() == 0.0 and np.all(beta == 1.0):
+        # GNN with a plain filter: one detection per track, no mixture to match.
+        xm = xm.copy()
+        Pm = Pm.copy()
+        xm[track, 0] = xk + dx
+        Pm[track, 0] = Pu
+        return xm, Pm, mu
     _, ll = gaussian_loglik(nu, S)
 
     rows, inv = np.unique(track, return_inverse=True)

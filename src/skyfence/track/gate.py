@@ -23,10 +23,12 @@ from skyfence.model.detections import Detections
 from skyfence.track.filters import gaussian_loglik
 from skyfence.track.measure import Nonlinear, angle_mask, predict_measurement, residual, to_position
 
-__all__ = ["DENSE_PAIRS", "GatedPairs", "candidate_pairs", "gate", "gate_threshold"]
+__all__ = ["COARSE_DENSE_PAIRS", "DENSE_PAIRS", "GatedPairs", "candidate_pairs", "gate", "gate_threshold"]
 
 #: Below this many track x detection pairs every pair is checked exactly (an index costs more).
-DENSE_PAIRS = 4096
+DENSE_PAIRS = 256
+#: Below this many pairs the coarse test is one dense distance matrix; above, a k-d tree.
+COARSE_DENSE_PAIRS = 40_000
 
 
 @lru_cache(maxsize=16)
@@ -72,7 +74,8 @@ def candidate_pairs(
     """Coarse candidate pairs (a superset of the gated ones, up to ``max_gate_m``)."""
     n, k = x.shape[0], len(det)
     if n * k <= DENSE_PAIRS:
-        return np.repeat(np.arange(n), k), np.tile(np.arange(k), n)
+        rows, cols = np.divmod(np.arange(n * k, dtype=np.int64), k)
+        return rows, cols
     g = np.sqrt(threshold)
     if det.kind == "bearing":
         # Azimuth index: sorted detection azimuths, one interval per track.
@@ -90,11 +93,15 @@ def candidate_pairs(
         offs = np.arange(int(counts.sum())) - np.repeat(np.cumsum(counts) - counts, counts)
         cols = ext_idx[np.repeat(lo, counts) + offs]
         return rows, cols
-    pos, cov, _ = to_position(det, spos, unobserved_height_var)
+    pos, cov, _ = to_position(det.kind, det.z, det.R, spos, unobserved_height_var)
     # Radius: the gate along the widest axis of the track and of the detection.
     trk_r = g * np.sqrt(np.maximum(P[:, 0, 0], P[:, 1, 1]) + np.abs(P[:, 0, 1]))
     det_r = g * np.sqrt(np.max(np.maximum(cov[:, 0, 0], cov[:, 1, 1]) + np.abs(cov[:, 0, 1])))
     radius = np.minimum(trk_r + det_r, max_gate_m)
+    if n * k <= COARSE_DENSE_PAIRS:
+        d2 = (x[:, None, 0] - pos[None, :, 0]) ** 2 + (x[:, None, 1] - pos[None, :, 1]) ** 2
+        rows, cols = np.nonzero(d2 <= (radius * radius)[:, None])
+        return rows.astype(np.int64), cols.astype(np.int64)
     tree = cKDTree(pos[:, :2])
     lists = tree.query_ball_point(x[:, :2], radius, return_sorted=False)
     return _flatten(lists)

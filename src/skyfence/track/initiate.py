@@ -25,11 +25,16 @@ __all__ = ["BearingPool", "Triangulation", "point_states", "triangulate"]
 
 
 def point_states(
-    det: Detections, spos: NDArray[np.float64], speed_sigma: float, unobserved_height_var: float
+    kind: str,
+    z: NDArray[np.float64],
+    R: NDArray[np.float64],
+    spos: NDArray[np.float64],
+    speed_sigma: float,
+    unobserved_height_var: float,
 ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
     """Initial ``x [K,6]``, ``P [K,6,6]`` of one-point tracks (velocity unknown, zero mean)."""
-    pos, cov, has_u = to_position(det, spos, unobserved_height_var)
-    k = len(det)
+    pos, cov, has_u = to_position(kind, z, R, spos, unobserved_height_var)
+    k = z.shape[0]
     x = np.zeros((k, 6))
     x[:, :3] = pos
     P = np.zeros((k, 6, 6))

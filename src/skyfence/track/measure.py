@@ -13,8 +13,6 @@ from typing import Literal
 import numpy as np
 from numpy.typing import NDArray
 
-from skyfence.model.detections import Detections
-
 __all__ = [
     "Nonlinear",
     "angle_mask",
@@ -157,24 +155,28 @@ def predict_measurement(
 
 
 def to_position(
-    det: Detections, spos: NDArray[np.float64], unobserved_height_var: float
+    kind: str,
+    z: NDArray[np.float64],
+    R: NDArray[np.float64],
+    spos: NDArray[np.float64],
+    unobserved_height_var: float,
 ) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.bool_]]:
-    """Point detections (position, remote_id, polar) to ENU positions ``[K,3]`` with
-    covariance ``[K,3,3]`` and whether the height was measured. Bearings have no point."""
-    k, m = len(det), det.dim
+    """Point measurements ``z [K,m]``, ``R [K,m,m]`` of one kind (position, remote_id,
+    polar) to ENU positions ``[K,3]`` with covariance ``[K,3,3]`` and whether the height
+    was measured. Bearings have no point."""
+    k, m = z.shape
     pos = np.zeros((k, 3))
     cov = np.zeros((k, 3, 3))
-    if det.kind in ("position", "remote_id"):
-        pos[:, :m] = det.z
-        cov[:, :m, :m] = det.R
+    if kind in ("position", "remote_id"):
+        pos[:, :m] = z
+        cov[:, :m, :m] = R
         if m == 2:
-            pos[:, 2] = 0.0
             cov[:, 2, 2] = unobserved_height_var
         return pos, cov, np.full(k, m == 3)
-    if det.kind != "polar":
-        raise ValueError(f"{det.kind} detections have no position")
-    r, az = det.z[:, 0], det.z[:, 1]
-    el = det.z[:, 2] if m == 3 else np.zeros(k)
+    if kind != "polar":
+        raise ValueError(f"{kind} detections have no position")
+    r, az = z[:, 0], z[:, 1]
+    el = z[:, 2] if m == 3 else np.zeros(k)
     ch = np.cos(el)
     rh = r * ch
     pos[:, 0] = spos[0] + rh * np.sin(az)
@@ -188,7 +190,7 @@ def to_position(
     else:
         J[:, 0, 0], J[:, 1, 0] = np.sin(az), np.cos(az)
     J[:, 0, 1], J[:, 1, 1] = rh * np.cos(az), -rh * np.sin(az)
-    cov = J @ det.R @ np.swapaxes(J, 1, 2)
+    cov = J @ R @ np.swapaxes(J, 1, 2)
     if m == 2:
         cov[:, 2, 2] = unobserved_height_var
     return pos, cov, np.full(k, m == 3)

@@ -21,13 +21,14 @@ import numpy as np
 from numpy.typing import NDArray
 
 from skyfence.geo import Site
+from skyfence.model._arrays import frozen_attrs
 from skyfence.model.classes import N_CLASSES
 from skyfence.model.detections import Detections, invalid_rows
 from skyfence.model.sensors import Sensor, SensorRegistry
 from skyfence.model.tracks import Tracks, TrackStatus
 from skyfence.track.assign import gnn, jpda
 from skyfence.track.config import InvalidDetectionError, TrackerConfig, UnknownSensorError
-from skyfence.track.filters import combine, mixture_update, predict
+from skyfence.track.filters import cholesky, combine, mixture_update, predict
 from skyfence.track.gate import gate, gate_threshold
 from skyfence.track.initiate import BearingPool, point_states, triangulate
 from skyfence.track.motion import mode_count, mode_matrices, mode_transition
@@ -76,6 +77,58 @@ def _identity_of(det: Detections) -> NDArray[np.str_] | None:
     return None
 
 
+def _surely_valid(det: Detections) -> bool:
+    """Cheap test that every row is finite with a symmetric positive definite ``R``; when
+    it fails, :func:`skyfence.model.invalid_rows` finds the rows and says why."""
+    R = det.R
+    if not (np.isfinite(det.t).all() and np.isfinite(det.z).all() and np.isfinite(R).all()):
+        return False
+    if det.dim > 1 and np.abs(R - np.swapaxes(R, 1, 2)).max() > 1e-9 * (1.0 + np.abs(R).max()):
+        return False
+    return bool(np.isfinite(cholesky(R)).all())
+
+
+def _frozen(a: NDArray[Any], dtype: Any) -> NDArray[Any]:
+    out = np.array(a, dtype=dtype, copy=True)
+    out.flags.writeable = False
+    return out
+
+
+def _make_tracks(
+    t: float,
+    c: dict[str, NDArray[Any]],
+    x: NDArray[np.float64],
+    P: NDArray[np.float64],
+    names: tuple[str, ...],
+    infer: InferResult,
+) -> Tracks:
+    """A :class:`Tracks` from arrays whose shapes the tracker guarantees: the same fields
+    ``Tracks.__init__`` fills, without re-validating each one every scan (this runs once
+    per update and would otherwise be a sizeable part of a small scan's cost)."""
+    n = c["id"].shape[0]
+    tr = object.__new__(Tracks)
+    fields: dict[str, Any] = {
+        "t": float(t),
+        "id": _frozen(c["id"], np.int64),
+        "x": _frozen(x, np.float64),
+        "P": _frozen(P, np.float64),
+        "cls_prob": _frozen(infer.cls_prob, np.float64),
+        "status": _frozen(c["status"], np.int8),
+        "sensors": _frozen(c["mask"], np.uint64),
+        "sensor_names": names,
+        "rf_silent": _frozen(infer.rf_silent, np.float64),
+        "relay": _frozen(infer.relay, np.bool_),
+        "spoofed": _frozen(np.zeros(n, dtype=bool), np.bool_),
+        "identity": _frozen(c["identity"], np.str_),
+        "group_id": _frozen(infer.group_id, np.int64),
+        "relay_id": _frozen(infer.relay_id, np.int64),
+        "attrs": frozen_attrs(infer.attrs, n, "Tracks") if infer.attrs else {},
+    }
+    for key, value in fields.items():
+        object.__setattr__(tr, key, value)
+    return tr
+
+
 class Tracker:
     """Multi-sensor multi-target tracker.
 
@@ -117,6 +170,8 @@ class Tracker:
         self._dirty = True
         self._last: Tracks | None = None
         self._mu0 = np.ones(self._M) if self._M == 1 else np.array([0.7, 0.1, 0.1, 0.1])
+        self._motion_dt = math.nan
+        self._motion: tuple[NDArray[np.float64], ...] = ()
         self._infer: Inference | None = inference
         if inference is None and self.config.run_inference:
             from skyfence.track.infer import TrackInference
@@ -204,7 +259,10 @@ class Tracker:
         if self._sensor(det) is None:
             self.stats.invalid += len(det)
             return
-        bad, reasons = invalid_rows(det)
+        if _surely_valid(det):
+            bad = np.zeros(len(det), dtype=bool)
+        else:
+            bad, reasons = invalid_rows(det)
         if bad.any():
             if not self.config.skip_invalid:
                 more = f" (and {int(bad.sum()) - 1} more rows)" if bad.sum() > 1 else ""
@@ -335,8 +393,10 @@ class Tracker:
         n = c["id"].shape[0]
         if n and t > self._t:
             dt = t - self._t
-            F, Q = mode_matrices(dt, cfg.motion)
-            Pi = mode_transition(dt, cfg.motion)
+            if self._motion_dt != dt:
+                self._motion = (*mode_matrices(dt, cfg.motion), mode_transition(dt, cfg.motion))
+                self._motion_dt = dt
+            F, Q, Pi = self._motion
             c["xm"], c["Pm"], c["mu"] = predict(c["xm"], c["Pm"], c["mu"], F, Q, Pi)
         self._t = t
 
@@ -371,44 +431,54 @@ class Tracker:
         if n and free_det.any():
             x, P = self._combined()
             acfg = cfg.association
+            # Firm tracks choose first; tentative ones only get what is left (as Stone
+            # Soup's initiator does), so a diffuse new track cannot steal a detection
+            # from an established one just because its gate is wider.
+            rows = np.flatnonzero(free_trk)
             sub = np.flatnonzero(free_det)
             d_sub = det if sub.size == k else det.take(sub)
+            whole = rows.size == n
             g = gate(
-                x,
-                P,
+                x if whole else x[rows],
+                P if whole else P[rows],
                 d_sub,
                 spos,
                 acfg.gate_probability,
                 acfg.nonlinear,
                 acfg.max_gate_m,
                 cfg.management.unobserved_height_var,
-                allowed=free_trk,
             )
-            ti, dj = g.track, sub[g.det]
+            ti, dj = rows[g.track], sub[g.det]
+            d2, ll = g.d2, g.loglik
             if identity is not None and ti.size:
                 ok = (c["identity"][ti] == "") | (identity[dj] == "")
-                ti, dj, d2, ll = ti[ok], dj[ok], g.d2[ok], g.loglik[ok]
-            else:
-                d2, ll = g.d2, g.loglik
-            if acfg.method == "gnn":
-                thr = gate_threshold(acfg.gate_probability, det.dim)
-                at, ad = gnn(ti, dj, d2, n, k, thr + 1e-9)
-                pair_t.append(at)
-                pair_d.append(ad)
-                pair_b.append(np.ones(at.size))
-                beta0[at] = 0.0
-                det_track[ad] = at
-            else:
-                b, b0 = jpda(ti, dj, ll, n, k, acfg.pd, acfg.clutter_density)
-                pair_t.append(ti)
-                pair_d.append(dj)
-                pair_b.append(b)
-                beta0 = np.minimum(beta0, b0)
-                free_det[dj] = False
-                # For the record and class evidence: each detection's most likely track.
-                order = np.lexsort((-b, dj))
-                first = np.r_[True, dj[order][1:] != dj[order][:-1]]
-                det_track[dj[order][first]] = ti[order][first]
+                ti, dj, d2, ll = ti[ok], dj[ok], d2[ok], ll[ok]
+            tentative = c["status"][ti] == _TENTATIVE
+            for stage in (~tentative, tentative):
+                stage = stage & free_det[dj]
+                if not stage.any():
+                    continue
+                st, sd = ti[stage], dj[stage]
+                if acfg.method == "gnn":
+                    thr = gate_threshold(acfg.gate_probability, det.dim)
+                    at, ad = gnn(st, sd, d2[stage], n, k, thr + 1e-9)
+                    pair_t.append(at)
+                    pair_d.append(ad)
+                    pair_b.append(np.ones(at.size))
+                    beta0[at] = 0.0
+                    det_track[ad] = at
+                    free_det[ad] = False
+                else:
+                    b, b0 = jpda(st, sd, ll[stage], n, k, acfg.pd, acfg.clutter_density)
+                    pair_t.append(st)
+                    pair_d.append(sd)
+                    pair_b.append(b)
+                    beta0 = np.minimum(beta0, b0)
+                    free_det[sd] = False
+                    # For the record and class evidence: each detection's most likely track.
+                    order = np.lexsort((-b, sd))
+                    first = np.r_[True, sd[order][1:] != sd[order][:-1]]
+                    det_track[sd[order][first]] = st[order][first]
 
         tr = np.concatenate(pair_t) if pair_t else np.zeros(0, np.int64)
         dr = np.concatenate(pair_d) if pair_d else np.zeros(0, np.int64)
@@ -464,15 +534,17 @@ class Tracker:
             if det.kind == "bearing":
                 started = self._start_bearings(det, left, sensor, t)
             else:
-                part = det.take(left)
                 x0, P0 = point_states(
-                    part,
+                    det.kind,
+                    det.z[left],
+                    det.R[left],
                     spos,
                     cfg.management.initial_speed_sigma_m_s,
                     cfg.management.unobserved_height_var,
                 )
                 ident = None if identity is None else identity[left]
-                started = self._append(x0, P0, t, sensor, ident, part.cls_lik)
+                new_lik = None if det.cls_lik is None else det.cls_lik[left]
+                started = self._append(x0, P0, t, sensor, ident, new_lik)
             ids_out[left] = started
         self._manage(t)
         self._assoc.append((det.sensor_id, ids_out, det))
@@ -580,23 +652,7 @@ class Tracker:
             infer = uniform_result(n)
         self._assoc = []
         c["cls_lik"][:] = 1.0
-        tracks = Tracks(
-            self._t if math.isfinite(self._t) else 0.0,
-            c["id"],
-            x,
-            P,
-            infer.cls_prob,
-            c["status"],
-            c["mask"],
-            tuple(self._names),
-            infer.rf_silent,
-            infer.relay,
-            None,
-            c["identity"],
-            infer.group_id,
-            infer.relay_id,
-            dict(infer.attrs),
-        )
+        tracks = _make_tracks(self._t if math.isfinite(self._t) else 0.0, c, x, P, tuple(self._names), infer)
         self._dirty = False
         self._last = tracks
         return tracks
