@@ -140,3 +140,18 @@ def test_swarm_saturation_and_grouping() -> None:
     # truth says "not same" and tracks say "not same" -> agree. 4 of 6 relevant pairs agree.
     assert m["swarm_grouping_accuracy"] == pytest.approx(4 / 6)
     assert m["false_alerts_per_hour"] == 0.0
+
+
+def test_scoring_keeps_a_valid_previous_pair_clear_mot_style() -> None:
+    from skyfence.evaluate.metrics import _match
+
+    truth = np.array([[0.0, 0.0], [10.0, 0.0]])
+    # Track 7 sits nearer truth 1 now, but it followed truth 0 and is still within the cut-off.
+    tracks = np.array([[8.0, 0.0], [1.0, 0.0]])
+    ids = np.array([7, 8])
+    kept = _match(truth, tracks, np.array([100, 101]), ids, {100: 7}, cutoff=20.0)
+    assert kept.tolist() == [0, 1]
+    fresh = _match(truth, tracks, np.array([100, 101]), ids, {}, cutoff=20.0)
+    assert fresh.tolist() == [1, 0]
+    far = _match(truth, tracks, np.array([100, 101]), ids, {100: 7}, cutoff=5.0)
+    assert far.tolist() == [1, 0]

@@ -50,9 +50,13 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Run a scenario many times with different seeds through the real pipeline and score it."""
         from skyfence.cli._common import console, emit_json, progress
-        from skyfence.evaluate.montecarlo import run_exercise
+        from skyfence.evaluate.montecarlo import load_score_config, run_exercise
         from skyfence.evaluate.scorecard import scorecard_table
+        from skyfence.simulate import load_scenario
 
+        # Bad input fails here, in one line, before any progress bar is drawn.
+        load_scenario(scenario)
+        score = load_score_config(score_config)
         t0 = time.perf_counter()
         with progress() as bar:
             task = bar.add_task(f"exercise {scenario.name}", total=runs)
@@ -64,7 +68,7 @@ def register(app: typer.Typer) -> None:
                 ray_address=ray,
                 keep=keep,
                 cot_url=cot,
-                score_config=score_config,
+                score_config=score,
                 tracker_config=track_config,
                 assess_config=assess_config,
                 base_seed=seed,
@@ -114,7 +118,12 @@ def register(app: typer.Typer) -> None:
         """Score several sensor layouts against the same threats and seeds; rank them against cost."""
         from skyfence.cli._common import console, emit_json, progress
         from skyfence.evaluate.compare import compare_layouts, compare_table
+        from skyfence.evaluate.montecarlo import load_score_config
+        from skyfence.simulate import load_scenario
 
+        for path in scenarios:
+            load_scenario(path)
+        score = load_score_config(score_config)
         with progress() as bar:
             task = bar.add_task("layouts", total=runs * len(scenarios))
             ranked = compare_layouts(
@@ -123,7 +132,7 @@ def register(app: typer.Typer) -> None:
                 out,
                 workers=workers,
                 ray_address=ray,
-                score_config=score_config,
+                score_config=score,
                 base_seed=seed,
                 on_progress=lambda done, total: bar.update(task, completed=done),
             )

@@ -138,7 +138,7 @@ def associate(rec: RunRecord, cfg: ScoreConfig) -> Association:
     g_total = np.zeros(rec.n_steps)
     g_parts = np.zeros((rec.n_steps, 3))
     o_total = np.zeros(rec.n_steps)
-    same_c = cfg.assoc_cutoff_m == cfg.gospa_c and cfg.gospa_alpha == 2.0
+    previous: dict[int, int] = {}  # target id -> track id at its last tracked step
     for k in range(rec.n_steps):
         ti = np.arange(tb[k], tb[k + 1])
         ki = np.arange(kb[k], kb[k + 1])
@@ -149,8 +149,11 @@ def associate(rec: RunRecord, cfg: ScoreConfig) -> Association:
         g_total[k] = g.total
         g_parts[k] = (g.localisation, g.missed, g.false)
         o_total[k] = ospa(x, y, cfg.gospa_c, cfg.gospa_p).total
-        assign = g.assignment if same_c else gospa(x, y, cfg.assoc_cutoff_m, 1.0).assignment
+        assign = _match(x, y, rec.truth_target[ti], rec.track_id[ki], previous, cfg.assoc_cutoff_m)
         hit = assign >= 0
+        previous.update(
+            zip(rec.truth_target[ti[hit]].tolist(), rec.track_id[ki[assign[hit]]].tolist(), strict=True)
+        )
         steps.append(np.full(int(hit.sum()), k, dtype=np.int64))
         truth_rows.append(ti[hit])
         track_rows.append(ki[assign[hit]])
@@ -168,6 +171,41 @@ def associate(rec: RunRecord, cfg: ScoreConfig) -> Association:
             best[trk] = n
             track_of[trk] = tgt
     return Association(step, truth_row, track_row, target, track, track_of, g_total, g_parts, o_total)
+
+
+def _match(
+    x: NDArray[np.float64],
+    y: NDArray[np.float64],
+    targets: NDArray[np.int64],
+    tracks: NDArray[np.int64],
+    previous: dict[int, int],
+    cutoff: float,
+) -> NDArray[np.int64]:
+    """Truth→track index (−1: none) at one step, CLEAR-MOT style: a pair from the previous
+    step that is still within ``cutoff`` is kept (so two tracks crossing a dense flock do
+    not count as switches just because the optimum flips); the rest is assigned optimally."""
+    from scipy.optimize import linear_sum_assignment
+    from scipy.spatial.distance import cdist
+
+    out = np.full(x.shape[0], -1, dtype=np.int64)
+    if x.shape[0] == 0 or y.shape[0] == 0:
+        return out
+    d = cdist(x, y)
+    col_of = {int(t): j for j, t in enumerate(tracks.tolist())}
+    used = np.zeros(y.shape[0], dtype=bool)
+    for i, tgt in enumerate(targets.tolist()):
+        j = col_of.get(previous.get(tgt, -1), -1)
+        if j >= 0 and not used[j] and d[i, j] < cutoff:
+            out[i] = j
+            used[j] = True
+    free_r = np.flatnonzero(out < 0)
+    free_c = np.flatnonzero(~used)
+    if free_r.size and free_c.size:
+        sub = np.minimum(d[np.ix_(free_r, free_c)], cutoff)
+        r, c = linear_sum_assignment(sub)
+        ok = sub[r, c] < cutoff
+        out[free_r[r[ok]]] = free_c[c[ok]]
+    return out
 
 
 def macro_f1(confusion: NDArray[np.int64]) -> float:
@@ -323,6 +361,19 @@ def _detection(
     rng = np.linalg.norm(rec.truth_x[:, None, :3] - pos[None, :, :], axis=2)  # [N, S]
     max_r = np.array([s.max_range_m for s in sensors])
     in_cov = rng <= max_r[None, :]
+    # A sensor can only ever see what its modality senses: RF direction finders hear
+    # emitting targets, Remote ID and ADS-B receivers hear broadcasters; range, line of
+    # sight and field of view are left in Pd (they are what a layout buys).
+    info = {ti.id: ti for ti in rec.targets}
+    serial = np.array([info[t].serial is not None if t in info else False for t in rec.truth_target.tolist()])
+    icao = np.array([info[t].icao is not None if t in info else False for t in rec.truth_target.tolist()])
+    for s, sensor in enumerate(sensors):
+        if sensor.type == "rf":
+            in_cov[:, s] &= rec.truth_emitting
+        elif sensor.type == "remote_id":
+            in_cov[:, s] &= serial
+        elif sensor.type == "adsb":
+            in_cov[:, s] &= icao
     opp = in_cov & rec.scanned[rec.truth_step]
     # Detected: some row of sensor s at the truth point's step came from that target.
     real = rec.det_source >= 0

@@ -29,8 +29,9 @@ class RunRecord:
     """One run as columns.
 
     ``times[T]`` are the step times. Truth rows ``truth_*[N]`` and track rows ``track_*[M]``
-    carry the index of their step; track states are brought to the step time (a track
-    snapshot a little older than its step is moved along its velocity). Detection rows
+    carry the index of their step (``truth_emitting``: the target radiated RF then); track
+    states are brought to the step time (a track snapshot a little older than its step is
+    moved along its velocity). Detection rows
     ``det_*[D]`` say which sensor (index into ``sensors``) saw which truth target
     (``det_source``, -1 for clutter) at which step; ``scanned[T, S]`` says whether sensor
     ``s`` delivered a batch at step ``k`` (an opportunity to detect). ``alerts`` are the
@@ -42,6 +43,7 @@ class RunRecord:
     truth_step: NDArray[np.int64]
     truth_target: NDArray[np.int64]
     truth_x: NDArray[np.float64]
+    truth_emitting: NDArray[np.bool_]
     track_step: NDArray[np.int64]
     track_id: NDArray[np.int64]
     track_x: NDArray[np.float64]
@@ -84,7 +86,7 @@ class RunRecorder:
         self._sensor_index = {s.id: k for k, s in enumerate(sensors)}
         self._times: list[float] = []
         self._targets: dict[int, TargetInfo] = {}
-        self._truth: list[tuple[NDArray[np.int64], NDArray[np.float64]]] = []
+        self._truth: list[tuple[NDArray[np.int64], NDArray[np.float64], NDArray[np.bool_]]] = []
         self._tracks: list[Tracks] = []
         self._det: list[tuple[int, NDArray[np.float64], int, NDArray[np.int64]]] = []
         self._scanned: list[NDArray[np.bool_]] = []
@@ -103,7 +105,13 @@ class RunRecorder:
         self._times.append(float(t))
         for ti in truth.targets:
             self._targets.setdefault(ti.id, ti)
-        self._truth.append((np.asarray(truth.target, np.int64), np.asarray(truth.x, np.float64)))
+        self._truth.append(
+            (
+                np.asarray(truth.target, np.int64),
+                np.asarray(truth.x, np.float64),
+                np.asarray(truth.emitting, bool),
+            )
+        )
         if len(tracks) and tracks.t != t:
             # The tracker reports at its latest detection time; score it at the step time.
             x = np.array(tracks.x)
@@ -131,7 +139,7 @@ class RunRecorder:
 
     def finish(self) -> RunRecord:
         steps = len(self._times)
-        n_truth = [len(ids) for ids, _ in self._truth]
+        n_truth = [len(ids) for ids, _, _ in self._truth]
         n_tracks = [len(tr) for tr in self._tracks]
         n_det = [len(src) for _, _, _, src in self._det]
 
@@ -139,8 +147,9 @@ class RunRecorder:
             times=np.array(self._times, dtype=np.float64),
             targets=tuple(self._targets[i] for i in sorted(self._targets)),
             truth_step=np.repeat(np.arange(steps, dtype=np.int64), n_truth),
-            truth_target=_cat([ids for ids, _ in self._truth], (0,), np.int64),
-            truth_x=_cat([x for _, x in self._truth], (0, 6), np.float64),
+            truth_target=_cat([ids for ids, _, _ in self._truth], (0,), np.int64),
+            truth_x=_cat([x for _, x, _ in self._truth], (0, 6), np.float64),
+            truth_emitting=_cat([e for _, _, e in self._truth], (0,), np.bool_),
             track_step=np.repeat(np.arange(steps, dtype=np.int64), n_tracks),
             track_id=_cat([tr.id for tr in self._tracks], (0,), np.int64),
             track_x=_cat([tr.x for tr in self._tracks], (0, 6), np.float64),

@@ -1,0 +1,114 @@
+"""The Monte Carlo runner end to end on a 60 s scenario: the real simulator, tracker and
+assessor, worker-count independence, kept run files, the CLI and the layout comparison."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import jsonschema
+import pytest
+import yaml
+
+from skyfence.cli import main
+from skyfence.errors import ConfigError
+from skyfence.evaluate.compare import compare_layouts, frontier
+from skyfence.evaluate.montecarlo import run_exercise
+from skyfence.evaluate.scorecard import scorecard_schema
+from skyfence.model.records import read_alerts, read_tracks, read_truth
+
+SHORT = Path(__file__).parent / "data" / "short.yaml"
+
+pytestmark = pytest.mark.xdist_group("evaluate-runner")
+
+
+@pytest.fixture(scope="module")
+def two_runs(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    a = tmp_path_factory.mktemp("w1")
+    b = tmp_path_factory.mktemp("w2")
+    run_exercise(SHORT, 3, workers=1, out_dir=a, keep=True)
+    run_exercise(SHORT, 3, workers=2, out_dir=b)
+    return a, b
+
+
+def test_same_seeds_same_scorecard_whatever_the_worker_count(two_runs: tuple[Path, Path]) -> None:
+    a, b = two_runs
+    assert (a / "scorecard.json").read_bytes() == (b / "scorecard.json").read_bytes()
+    doc = json.loads((a / "scorecard.json").read_text())
+    jsonschema.validate(doc, scorecard_schema())
+    assert doc["runs"] == 3 and len(set(doc["seeds"])) == 3
+    assert doc["warning_source"] == "alerts"
+    assert doc["metrics"]["pd"]["n"] == 3
+    # The FPV flies straight into a covered zone: it is tracked and warned in every run.
+    assert doc["metrics"]["threats_entered"]["mean"] == 1
+    assert doc["metrics"]["warning_time_s"]["mean"] > 0
+    assert doc["cost"] == 450000
+    assert (a / "report.html").stat().st_size > 50_000
+
+
+def test_keep_writes_replayable_run_files(two_runs: tuple[Path, Path]) -> None:
+    a, _ = two_runs
+    for k in range(3):
+        run = a / "runs" / f"{k:03d}"
+        assert {p.name for p in run.iterdir()} == {
+            "truth.jsonl",
+            "detections.jsonl",
+            "tracks.jsonl",
+            "alerts.jsonl",
+        }
+    run0 = a / "runs" / "000"
+    truth = read_truth(run0 / "truth.jsonl")
+    assert {ti.name for ti in truth.targets} >= {"fpv-1"}
+    assert len(read_tracks(run0 / "tracks.jsonl")) > 10
+    alerts = read_alerts(run0 / "alerts.jsonl")
+    assert all(al.zone_id for al in alerts)
+
+
+def test_cli_run_json_lines(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    rc = main(
+        ["exercise", "run", str(SHORT), "--runs", "2", "--workers", "0", "--out", str(tmp_path), "--json"]
+    )
+    assert rc == 0
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [rec["type"] for rec in lines] == ["run", "run", "scorecard"]
+    assert lines[-1]["report"] == str(tmp_path / "report.html")
+    assert "warning_time_s" in lines[-1]["metrics"]
+    assert (tmp_path / "scorecard.json").exists()
+
+
+def test_cli_bad_input_is_one_line_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["exercise", "run", str(tmp_path / "missing.yaml"), "--out", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "missing.yaml" in err
+    bad = tmp_path / "score.yaml"
+    bad.write_text("gospa_c: -1\n")
+    assert main(["exercise", "run", str(SHORT), "--out", str(tmp_path), "--score-config", str(bad)]) == 2
+    assert "gospa_c" in capsys.readouterr().err
+
+
+def test_frontier() -> None:
+    assert frontier([1, 2, 3, 4], [10, 5, 20, 15], higher_is_better=True) == [0, 2]
+    assert frontier([1, 2, 3], [5, 3, 4], higher_is_better=False) == [0, 1]
+
+
+def test_compare_layouts(tmp_path: Path) -> None:
+    doc = yaml.safe_load(SHORT.read_text())
+    cheap = dict(doc, sensors=[s for s in doc["sensors"] if s["id"] == "rf-1"])
+    (tmp_path / "full.yaml").write_text(yaml.safe_dump(doc))
+    (tmp_path / "rf-only.yaml").write_text(yaml.safe_dump(cheap))
+    out = tmp_path / "cmp"
+    ranked = compare_layouts([tmp_path / "full.yaml", tmp_path / "rf-only.yaml"], 2, out, workers=2)
+    assert {r.name for r in ranked} == {"full", "rf-only"}
+    assert {r.name: r.cost for r in ranked} == {"full": 450000, "rf-only": 50000}
+    # Same seeds for both layouts.
+    assert ranked[0].scorecard.seeds == ranked[1].scorecard.seeds
+    summary = json.loads((out / "compare.json").read_text())
+    assert [r["name"] for r in summary["ranking"]] == [r.name for r in ranked]
+    page = (out / "compare.html").read_text()
+    assert 'id="fig-frontier"' in page and "data:image/png;base64," in page
+    for r in ranked:
+        assert (out / r.name / "scorecard.json").exists() and (out / r.name / "report.html").exists()
+    other = dict(doc, targets=doc["targets"][:1])
+    (tmp_path / "other.yaml").write_text(yaml.safe_dump(other))
+    with pytest.raises(ConfigError, match="same threats"):
+        compare_layouts([tmp_path / "full.yaml", tmp_path / "other.yaml"], 1, out, workers=0)
