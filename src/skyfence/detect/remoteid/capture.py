@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 from numpy.typing import NDArray
 
-from skyfence.detect.remoteid.dji import DjiFlightInfo, decode_dji_flight_info
+from skyfence.detect.remoteid.dji import DjiFlightInfo, decode_dji_flight_info, dji_record
 from skyfence.detect.remoteid.frames import Payload, remote_id_payloads
 from skyfence.detect.remoteid.messages import (
     HORIZONTAL_ACCURACY_M,
@@ -25,6 +25,7 @@ from skyfence.detect.remoteid.messages import (
     MessagePack,
     System,
     decode_message,
+    message_record,
 )
 from skyfence.errors import DecodeError, FormatError
 from skyfence.sources.pcap import Packet, read_packets
@@ -36,6 +37,7 @@ __all__ = [
     "decode_capture",
     "decode_packets",
     "decode_payload",
+    "message_records",
     "position_reports",
 ]
 
@@ -113,6 +115,35 @@ def decode_capture(path: str | Path, *, keep_bad_crc: bool = False) -> CaptureDe
             raise
         out.errors["capture_damaged"] += 1
     return out
+
+
+def message_records(decoded: Iterable[DecodedPayload]) -> Iterator[dict[str, object]]:
+    """One JSON-ready record per decoded message with every field: where it was heard
+    (``t``, ``frame``, ``transport``, ``protocol``, ``address``, ``counter``, ``crc_ok``), its
+    place in a pack (``pack_index``, ``pack_missing_bytes``) and its own fields (``type``...)."""
+    for dp in decoded:
+        pl = dp.payload
+        where: dict[str, object] = {
+            "t": pl.t,
+            "frame": pl.index,
+            "transport": pl.transport,
+            "protocol": pl.protocol,
+            "address": pl.address,
+            "counter": pl.counter,
+            "crc_ok": pl.crc_ok,
+        }
+        if isinstance(dp.message, DjiFlightInfo):
+            yield where | dji_record(dp.message)
+            continue
+        pack = dp.message if isinstance(dp.message, MessagePack) else None
+        for k, m in enumerate(dp.messages()):
+            assert not isinstance(m, DjiFlightInfo)
+            rec = dict(where)
+            if pack is not None:
+                rec["pack_index"] = k
+                rec["pack_missing_bytes"] = pack.missing_bytes
+            rec.update(message_record(m))
+            yield rec
 
 
 @dataclass(frozen=True, slots=True)
