@@ -205,7 +205,7 @@ class _CameraBase(_SensorBase):
     tilt_deg: float = Field(default=3.0, ge=-90, le=90)
     pan_rate_dps: float = Field(default=0.0, ge=-360, le=360)
     pan_sector_deg: Annotated[list[float], Len(2, 2)] | None = None
-    px50: float = Field(default=4.0, gt=0, le=1000)
+    px50: float = Field(default=1.5, gt=0, le=1000)
     pd_max: float = Field(default=0.95, gt=0, le=1)
     confusion: Annotated[list[Annotated[list[float], Len(6, 6)]], Len(6, 6)] | None = None
 
