@@ -189,3 +189,38 @@ def test_detections_in_the_site_frame(tmp_path: Path) -> None:
     # Accuracy category 10 (< 30 m, 95 %) -> sigma 15 m.
     np.testing.assert_allclose(dets.R[:, 0, 0], 15.0**2)
     np.testing.assert_allclose(dets.attrs["drone_time"], dets.t, atol=0.11)
+
+
+def _ble_legacy_frame(adv_data: bytes, address: str) -> bytes:
+    """A BLE link-layer ADV_NONCONN_IND: access address, header, AdvA (little-endian), AdvData, CRC."""
+    adv_a = bytes.fromhex(address.replace(":", ""))[::-1]
+    pdu = adv_a + adv_data
+    return bytes.fromhex("d6be898e") + bytes([0x02, len(pdu)]) + pdu + b"\x00\x00\x00"
+
+
+def test_bluetooth_legacy_single_messages_are_tied_to_their_serial(tmp_path: Path) -> None:
+    """Bluetooth 4 sends one message per advertisement; Location messages heard before the
+    Basic ID still get the drone's serial through the advertiser address."""
+    from skyfence.detect.remoteid import ble_legacy_advertising_data
+    from skyfence.sources.pcap import LINKTYPE_BLUETOOTH_LE_LL
+
+    addr = "c0:ff:ee:00:00:01"
+    t0 = 1_700_000_000.0
+    packets = []
+    for k in range(12):
+        if k % 4 == 3:
+            msg: object = BasicID(1, 2, "BT4SERIAL")
+        else:
+            msg = Location(2, 0, 0.0, 5.0, 0.0, SITE[0] + 5.0 * k / 111_195.0, SITE[1], None, 500.0, 50.0,
+                           10, 4, 0, 3, 2, round((t0 + k) % 3600.0, 1))  # fmt: skip
+        adv = ble_legacy_advertising_data(msg, k)  # type: ignore[arg-type]
+        packets.append((t0 + k, _ble_legacy_frame(adv, addr)))
+    path = tmp_path / "bt4.pcap"
+    write_pcap(path, packets, LINKTYPE_BLUETOOTH_LE_LL)
+    result = decode_capture(path)
+    assert not result.errors
+    assert {dp.payload.transport for dp in result.decoded} == {"bt_legacy"}
+    assert {dp.payload.address for dp in result.decoded} == {addr}
+    reports = position_reports(result.decoded)
+    assert len(reports) == 9 and set(reports.serial) == {"BT4SERIAL"}
+    assert not check_plausibility(reports).spoofed.any()
