@@ -165,10 +165,14 @@ def test_swarm_of_six_is_one_stable_group_and_a_crossing_track_stays_out() -> No
         cross[0, 3:5] = [0.0, 30.0]
         ids = [1, 2, 3, 4, 5, 6, 99]
         x = np.vstack([sw, cross])
+        status = np.full(7, TrackStatus.CONFIRMED, np.int8)
         if 30 <= k < 35:
-            # One member drops out for a moment: the group keeps its id.
-            ids, x = ids[1:], x[1:]
-        res = inf.update(view(t, ids, x, reg))
+            # One member coasts for a moment: the group keeps it and its id.
+            status[0] = TrackStatus.COASTING
+        if k >= 45:
+            # One member is deleted: the rest keep the id.
+            ids, x, status = ids[1:], x[1:], status[1:]
+        res = inf.update(view(t, ids, x, reg, status=status))
         g = res.group_id
         if k >= 10:
             members = g[: len(ids) - 1]

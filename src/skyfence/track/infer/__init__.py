@@ -20,7 +20,7 @@ from numpy.typing import NDArray
 from skyfence.model.classes import N_CLASSES
 from skyfence.model.sensors import SensorRegistry
 from skyfence.model.zone import Zone
-from skyfence.track.infer.classify import ClassFusion, Kinematics, band_loglik
+from skyfence.track.infer.classify import ClassFusion, Kinematics, band_loglik, floor_probs
 from skyfence.track.infer.config import (
     ClassifyConfig,
     InferConfig,
@@ -94,9 +94,9 @@ class TrackInference:
         P = np.asarray(view.P, dtype=np.float64).reshape(n, 6, 6)
         status = np.asarray(view.status, dtype=np.int8).reshape(n)
         x = np.where(np.isfinite(x), x, 0.0)
-        dt = self._kin.update(view.t, ids, x, self.terrain)
+        dt = self._kin.update(view.t, ids, x, P, self.terrain)
         before = self._cls.previous(ids)
-        emitter = np.maximum(before[:, :3].sum(axis=1), c.classify.emitter_floor)
+        emitter = np.maximum(self._rf.emitter_prob(before), c.classify.emitter_floor)
         ev = step_evidence(
             x,
             P,
@@ -106,6 +106,7 @@ class TrackInference:
             c.classify.link_protocols,
             c.rf_silent.emission_sensor_types,
             c.classify.bearing_clutter_density,
+            c.rf_silent.ignore_protocols,
         )
         was_relay = (
             np.isin(ids, self._relay_ids[self._relay_flag]) if self._relay_ids.size else np.zeros(n, bool)
@@ -114,7 +115,7 @@ class TrackInference:
         prob = self._cls.update(ids, dt, cls_lik, ev, self._kin.loglik(P), was_relay)
         last_update = np.asarray(view.last_update_t, dtype=np.float64).reshape(n)
         identity = np.asarray(getattr(view, "identity", np.full(n, "")), dtype=str).reshape(n)
-        rf_silent, silent_s, covered = self._rf.update(
+        prob, rf_silent, silent_s, covered = self._rf.update(
             ids,
             x,
             P[:, 2, 2],
@@ -128,6 +129,8 @@ class TrackInference:
             sensors,
             self.terrain,
         )
+        # The floor holds for what leaves too, so a consumer never sees a class at zero.
+        prob = floor_probs(prob, c.classify.prob_floor)
         kin = self._kin
         rel = self._relay.update(
             view.t,

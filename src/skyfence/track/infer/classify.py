@@ -34,7 +34,7 @@ if TYPE_CHECKING:
     # Only for types: terrain objects come from the caller.
     from skyfence.model.terrain import Terrain
 
-__all__ = ["ClassFusion", "Kinematics", "band_loglik"]
+__all__ = ["ClassFusion", "Kinematics", "band_loglik", "floor_probs"]
 
 _SQRT_2PI = float(np.sqrt(2.0 * np.pi))
 
@@ -44,12 +44,18 @@ def _band_arrays(bands: dict[str, KinematicBand]) -> NDArray[np.float64]:
 
 
 def band_loglik(
-    value: NDArray[np.float64], bands: NDArray[np.float64], normalise: bool = True
+    value: NDArray[np.float64],
+    bands: NDArray[np.float64],
+    normalise: bool = True,
+    var: NDArray[np.float64] | None = None,
 ) -> NDArray[np.float64]:
     """Log likelihood ``[N, C]`` of values ``[N]`` under soft intervals ``[C, 3]`` (lo, hi,
     sigma): flat inside ``[lo, hi]``, Gaussian shoulders outside; with ``normalise`` a
-    density of unit mass, otherwise an envelope that is 1 inside the band."""
-    lo, hi, sig = bands[:, 0], bands[:, 1], bands[:, 2]
+    density of unit mass, otherwise an envelope that is 1 inside the band. ``var [N]``,
+    the variance of each estimated value, widens the shoulders (the band seen through the
+    estimate's noise)."""
+    lo, hi = bands[:, 0], bands[:, 1]
+    sig = bands[None, :, 2] if var is None else np.sqrt(bands[None, :, 2] ** 2 + var[:, None])
     v = value[:, None]
     d = np.maximum(np.maximum(lo - v, v - hi), 0.0)
     out: NDArray[np.float64] = -0.5 * (d / sig) ** 2
@@ -82,6 +88,7 @@ class Kinematics:
         t: float,
         ids: NDArray[np.int64],
         x: NDArray[np.float64],
+        P: NDArray[np.float64],
         terrain: Terrain | None,
     ) -> NDArray[np.float64]:
         """Update the averages with states ``x [N,6]`` at ``t``; returns ``dt [N]`` since
@@ -122,7 +129,12 @@ class Kinematics:
         # Steepest descent with a fading memory: a terminal dive stays on record a while.
         descent = np.maximum(-x[:, 5], 0.0)
         s["dive"] = np.maximum(s["dive"] * np.exp(-dt / c.dive_decay_tau_s), descent)
-        hovering = s["speed"] < c.hover_speed_mps
+        # Hovering: slow within the velocity's uncertainty (bearing-only tracks of a hovering
+        # relay keep a few m/s of velocity noise), if the velocity is known at all.
+        sd_v = np.sqrt(np.maximum(0.5 * (P[:, 3, 3] + P[:, 4, 4]), 0.0))
+        hovering = (s["speed"] < c.hover_speed_mps + c.hover_sigma_factor * sd_v) & (
+            sd_v <= c.hover_max_sigma_mps
+        )
         s["hover"] = np.where(hovering, s["hover"] + dt, np.maximum(s["hover"] - dt * c.hover_decay_s, 0.0))
         s["maturity"] = np.where(new, 0.0, s["maturity"] + a * (1.0 - s["maturity"]))
         s["t"] = np.full(n, t)
@@ -146,21 +158,26 @@ class Kinematics:
         n = s.ids.shape[0]
         out = np.zeros((n, N_CLASSES))
 
-        def add(name: str, value: NDArray[np.float64], w: NDArray[np.float64]) -> None:
+        def add(
+            name: str, value: NDArray[np.float64], w: NDArray[np.float64], var: NDArray[np.float64] | None
+        ) -> None:
             ok = np.isfinite(value)
             if not ok.any():
                 return
             bands: dict[str, KinematicBand] = getattr(c, name)
-            ll = band_loglik(np.where(ok, value, 0.0), _band_arrays(bands), name not in c.envelopes)
+            v = None if var is None else np.nan_to_num(var, nan=1e12, posinf=1e12)
+            ll = band_loglik(np.where(ok, value, 0.0), _band_arrays(bands), name not in c.envelopes, v)
             ll -= ll.max(axis=1, keepdims=True)
+            # Robust: a wildly wrong estimate (a height the filter cannot see) costs a bounded amount.
+            ll = np.maximum(ll, -c.max_feature_penalty)
             out[:] += c.feature_weight.get(name, 1.0) * np.where(ok, w, 0.0)[:, None] * ll
 
-        add("speed", s["speed"], w_v)
-        add("height", self.height, w_u)
-        add("climb", s["climb"], w_vu)
-        add("dive", s["dive"], w_vu)
-        add("turn", s["turn"], np.where(s["speed"] > c.turn_min_speed_mps, w_v, 0.0))
-        add("hover", s["hover"], w_v)
+        add("speed", s["speed"], w_v, var_v)
+        add("height", self.height, w_u, var_u)
+        add("climb", s["climb"], w_vu, var_vu)
+        add("dive", s["dive"], w_vu, var_vu)
+        add("turn", s["turn"], np.where(s["speed"] > c.turn_min_speed_mps, w_v, 0.0), None)
+        add("hover", s["hover"], w_v, None)
         return out
 
     def column(self, name: str) -> NDArray[np.float64]:
@@ -242,6 +259,13 @@ def _mixed(q: NDArray[np.float64], loglik: NDArray[np.float64]) -> NDArray[np.fl
     nothing about it): ``log(q * l + 1 - q)``, per row and class."""
     ll = np.broadcast_to(loglik, (q.shape[0], loglik.shape[-1]))
     out: NDArray[np.float64] = np.log(q[:, None] * np.exp(ll) + (1.0 - q[:, None]))
+    return out
+
+
+def floor_probs(prob: NDArray[np.float64], floor: float) -> NDArray[np.float64]:
+    """Rows of ``prob`` renormalised with every entry at least about ``floor``."""
+    p = np.maximum(np.where(np.isfinite(prob), prob, 0.0), floor)
+    out: NDArray[np.float64] = p / p.sum(axis=1, keepdims=True)
     return out
 
 

@@ -76,6 +76,20 @@ class ClassifyConfig(_Strict):
         3.0, ge=0, description="below this speed the heading is noise: turn rate gets no weight"
     )
     hover_speed_mps: float = Field(2.5, ge=0, description="speed under which a track is hovering")
+    hover_sigma_factor: float = Field(
+        1.5,
+        ge=0,
+        description="a track hovers while its speed is under hover_speed_mps plus this many velocity sigmas",
+    )
+    hover_max_sigma_mps: float = Field(
+        6.0, gt=0, description="a track whose velocity is less known is not judged"
+    )
+    max_feature_penalty: float = Field(
+        6.0,
+        gt=0,
+        description="most a single feature may count against a class (nats): filters do produce wild "
+        "estimates (the height of a bearing-only track), and one such must not decide alone",
+    )
     hover_decay_s: float = Field(
         20.0, gt=0, description="hover dwell falls back at this rate (s per s) once moving"
     )
@@ -93,7 +107,7 @@ class ClassifyConfig(_Strict):
         default_factory=lambda: _bands(
             fpv=(15.0, 45.0, 4.0),
             multirotor=(0.0, 12.0, 4.0),
-            fixed_wing=(15.0, 35.0, 5.0),
+            fixed_wing=(14.0, 30.0, 6.0),
             bird=(4.0, 18.0, 2.5),
             aircraft=(45.0, 280.0, 20.0),
             unknown=(0.0, 400.0, 100.0),
@@ -183,11 +197,15 @@ class ClassifyConfig(_Strict):
             "elrs",
             "analog",
             "analog_video",
+            "ofdm_video",
         ],
         description="RF protocols of FPV control/video links",
     )
     protocol_lik: dict[str, list[float]] = Field(
-        default_factory=lambda: {"digital_ofdm": [6.0, 3.0, 1.0, 0.03, 0.05, 1.0]},
+        default_factory=lambda: {
+            "digital_ofdm": [6.0, 3.0, 1.0, 0.03, 0.05, 1.0],
+            "ofdm_video": [6.0, 3.0, 1.0, 0.03, 0.05, 1.0],
+        },
         description="per-protocol likelihoods overriding link_lik (digital OFDM video is also used by "
         "camera multirotors, so it is weaker FPV evidence than ELRS or analog video)",
     )
@@ -265,7 +283,12 @@ class RfSilentConfig(_Strict):
     """RF-silent inference: a Bayesian update of "this FPV-like track radiates no RF"
     from every RF sensor scan that covers it and finds no emission for it."""
 
-    prior: float = Field(0.05, gt=0, lt=1, description="prior that an FPV flies without any RF link")
+    emitter_prob: list[float] = Field(
+        default=[0.9, 0.85, 0.8, 0.0, 0.0, 0.3],
+        description="prior probability per class (CLASSES order) that a target radiates on the RF "
+        "sensors' bands: 1 - P(fiber or autonomous) for FPVs, never birds; aircraft talk on "
+        "other bands",
+    )
     pd_per_scan: float = Field(
         0.25,
         gt=0,
@@ -293,8 +316,10 @@ class RfSilentConfig(_Strict):
     emission_sensor_types: list[str] = Field(
         default=["rf", "remote_id", "adsb"], description="sensor types whose detections are emissions"
     )
-    min_fpv_prob: float = Field(
-        0.3, ge=0, le=1, description="tracks below this FPV probability gather no silent evidence"
+    ignore_protocols: list[str] = Field(
+        default=["unknown"],
+        description="RF detections with these protocols are not taken as the track's emission (a "
+        "direction finder's unclassified false alarms would otherwise end every silence)",
     )
     emission_sure: float = Field(
         0.7,
@@ -303,14 +328,18 @@ class RfSilentConfig(_Strict):
         description="association confidence of an emission that resets silence (a bearing is "
         "ambiguous when several tracks lie on its line)",
     )
-    emission_logodds: float = Field(
-        -6.0, description="log-odds of silence right after an emission is associated"
-    )
-    max_logodds: float = Field(8.0, gt=0, description="cap so that a returning emission is believed fast")
+    max_llr: float = Field(12.0, gt=0, description="cap on the accumulated evidence of silence (nats)")
     line_of_sight: bool = Field(True, description="mask coverage by terrain when terrain is given")
     height_known_sigma_m: float = Field(
         100.0, gt=0, description="terrain masks coverage only for tracks whose height is this well known"
     )
+
+    @field_validator("emitter_prob")
+    @classmethod
+    def _per_class(cls, v: list[float]) -> list[float]:
+        if len(v) != N_CLASSES or any(not 0 <= x <= 1 for x in v):
+            raise ValueError(f"needs {N_CLASSES} probabilities in order {', '.join(CLASSES)}")
+        return v
 
 
 class RelayConfig(_Strict):
@@ -345,11 +374,15 @@ class RelayConfig(_Strict):
 
 
 class SwarmConfig(_Strict):
-    """Swarm grouping over drone-like tracks: an edge joins two tracks that are close and
+    """Swarm grouping over FPV-like tracks: an edge joins two tracks that are close and
     move alike; connected components of at least ``min_size`` tracks are groups."""
 
-    min_drone_prob: float = Field(
-        0.5, ge=0, le=1, description="P(fpv)+P(multirotor)+P(fixed_wing) needed to be grouped"
+    min_fpv_prob: float = Field(
+        0.5,
+        ge=0,
+        le=1,
+        description="FPV probability needed to join a group (members stay down to this over "
+        "keep_factor); bird flocks move coherently too and must stay out",
     )
     max_distance_m: float = Field(400.0, gt=0, description="largest spacing between neighbours")
     max_heading_diff_rad: float = Field(0.5, gt=0, description="largest course difference")

@@ -102,6 +102,7 @@ def step_evidence(
     link_protocols: Sequence[str],
     emission_types: Sequence[str],
     clutter_density: float,
+    ignore_protocols: Sequence[str] = (),
 ) -> StepEvidence:
     n_tracks = x.shape[0]
     emission = np.zeros(n_tracks)
@@ -134,11 +135,16 @@ def step_evidence(
             q = bearing_confidence(
                 det.take(ok), rows, s.position, s.max_range_m, x, P, emitter, clutter_density
             )
+        proto = _as_str(det.attrs.get("protocol"), n)
         if stype in emission_types:
-            np.maximum.at(emission, rows, q)
+            real = (
+                ~np.isin(proto[ok], np.asarray(list(ignore_protocols), dtype=str)) if stype == "rf" else q > 0
+            )
+            np.maximum.at(emission, rows[real], q[real])
         if stype == "rf":
-            np.maximum.at(rf, rows, q)
-            proto = _as_str(det.attrs.get("protocol"), n)
+            # Unclassified detections (a direction finder's false alarms) say nothing of class.
+            real = ~np.isin(proto[ok], np.asarray(list(ignore_protocols), dtype=str))
+            np.maximum.at(rf, rows[real], q[real])
             bnd = _as_str(det.attrs.get("band"), n)
             is_link = np.isin(proto[ok], np.asarray(list(link_protocols), dtype=str))
             np.maximum.at(link, rows[is_link], q[is_link])

@@ -1,18 +1,21 @@
 """RF-silent inference: is an FPV-like track flying without any radio link (fiber-optic
 or autonomous)?
 
-For each confirmed, FPV-like track inside the coverage of RF sensors (range from the
-sensor's ``max_range_m``, masked by terrain line of sight when terrain is given), every
-scan of a covering sensor that associates no emission to it is evidence for silence:
-with per-scan detection probability ``pd`` of an emitting link, the likelihood ratio of
-one empty scan is ``1 / (1 - pd)``. Log-odds start at the prior, grow with each covered
-empty scan and drop to ``emission_logodds`` the moment an emission is associated with
-confidence ``emission_sure`` (a bearing that another track on the same line explains
-as well only lowers them by ``log(1 - q)``). The
-reported probability is zero until the track has been silent in coverage for
-``min_silent_s``, and it is scaled by the track's FPV probability: it is the probability that the track
-is an RF-silent FPV.
-Tracks never inside coverage stay at zero: no evidence either way.
+For each confirmed track inside the coverage of RF sensors (range from the sensor's
+``max_range_m``, masked by terrain line of sight when terrain is given), every scan of a
+covering sensor that associates no emission to it is evidence: if the track radiates,
+the scan missed it with probability ``1 - pd``. The log likelihood ratio ``Λ`` of "it
+radiates nothing" sums ``-log(1 - pd)`` over those scans and returns to 0 the moment an
+emission is associated with confidence ``emission_sure`` (a bearing that another track on
+the same line explains as well only lowers it by ``-log(1 - q)``).
+
+Each class radiates with prior probability ``emitter_prob`` (an FPV unless it is fiber
+guided, never a bird). The class posterior ``p(c)`` from :mod:`classify` becomes a joint
+posterior over (class, radiates): ``p(c) (1 - e_c)`` silent, ``p(c) e_c exp(-Λ)``
+radiating. So a long silence in coverage makes a kinematically ambiguous track a bird
+rather than a drone, and ``rf_silent`` is the probability of "an FPV that radiates
+nothing", reported once the track has been silent in coverage for ``min_silent_s``.
+Tracks never inside coverage keep ``Λ = 0`` and ``rf_silent = 0``: no evidence either way.
 """
 
 from __future__ import annotations
@@ -94,18 +97,27 @@ def _rf_key(sensors: SensorRegistry | None) -> tuple[tuple[object, ...], ...]:
 
 
 class RfSilence:
+    """Accumulates, per track, the evidence of RF scans that heard nothing from it, and
+    joins it with the class posterior (see the module docstring)."""
+
     def __init__(self, config: RfSilentConfig, sensors: SensorRegistry | None) -> None:
         self.config = config
         self._sensors = sensors
         self.coverage = RfCoverage(config, sensors)
         self._key = _rf_key(sensors)
+        self._emits = np.asarray(config.emitter_prob, dtype=np.float64)
         self.state = TrackState(
             {
-                "logodds": ((), np.float64, np.log(config.prior / (1.0 - config.prior))),
+                "llr": ((), np.float64, 0.0),
                 "silent_s": ((), np.float64, 0.0),
                 "ever_covered": ((), np.bool_, False),
             }
         )
+
+    def emitter_prob(self, cls_prob: NDArray[np.float64]) -> NDArray[np.float64]:
+        """Prior probability ``[N]`` that each track radiates, from its class posterior."""
+        out: NDArray[np.float64] = cls_prob @ self._emits
+        return out
 
     def update(
         self,
@@ -121,8 +133,9 @@ class RfSilence:
         cls_prob: NDArray[np.float64],
         sensors: SensorRegistry | None,
         terrain: Terrain | None,
-    ) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.bool_]]:
-        """Returns ``(rf_silent [N], silent seconds in coverage [N], covered now [N])``."""
+    ) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64], NDArray[np.bool_]]:
+        """Returns ``(class posterior with the silence evidence [N, C], rf_silent [N],
+        silent seconds in coverage [N], covered now [N])``."""
         c = self.config
         if sensors is not None and sensors is not self._sensors:
             # The tracker may build a new registry each update: rebuild only on a real change.
@@ -139,7 +152,6 @@ class RfSilence:
         step = np.minimum(dt, c.max_step_s)
         # Expected number of covering scans times the log likelihood ratio of an empty scan.
         llr = (cov * (self.coverage.rate_hz * -np.log1p(-self.coverage.pd))[None, :]).sum(axis=1) * step
-        fpv_like = cls_prob[:, TargetClass.FPV] >= c.min_fpv_prob
         # A track bound to a Remote ID serial or ADS-B address radiates, whatever this step saw.
         q = np.where(identity != "", 1.0, emission)
         sure = q >= c.emission_sure
@@ -148,17 +160,23 @@ class RfSilence:
         # knows of as misses; a track not updated for ``max_stale_s`` says nothing.
         firm = (status == TrackStatus.CONFIRMED) | (status == TrackStatus.COASTING)
         fresh = t - last_update_t <= c.max_stale_s
-        gather = covered & fpv_like & firm & fresh & ~heard
-        lo = np.where(gather, s["logodds"] + llr, s["logodds"])
+        gather = covered & firm & fresh & ~heard
+        lam = np.where(gather, s["llr"] + llr, s["llr"])
         # A bearing that may be another emitter's (on the same line) is weaker evidence.
-        lo = np.where(heard & ~sure, lo + np.log1p(-np.minimum(q, 0.999)), lo)
-        lo = np.where(sure, c.emission_logodds, lo)
-        s["logodds"] = np.clip(lo, min(c.emission_logodds, -c.max_logodds), c.max_logodds)
+        lam = np.where(heard & ~sure, lam + np.log1p(-np.minimum(q, 0.999)), lam)
+        lam = np.where(sure, 0.0, lam)
+        s["llr"] = np.clip(lam, 0.0, c.max_llr)
         s["silent_s"] = np.where(sure, 0.0, np.where(gather, s["silent_s"] + step, s["silent_s"]))
         s["ever_covered"] = s["ever_covered"] | covered
-        p = 1.0 / (1.0 + np.exp(-s["logodds"]))
-        rf_silent: NDArray[np.float64] = np.where(
-            s["ever_covered"] & (s["silent_s"] >= c.min_silent_s), p * cls_prob[:, TargetClass.FPV], 0.0
-        )
+        # Joint posterior over (class, radiates or not): silence weighs every class by how
+        # likely it is to radiate and, if it does, to have been missed by every scan.
+        e = self._emits[None, :]
+        silent = cls_prob * (1.0 - e)
+        loud = cls_prob * e * np.exp(-s["llr"])[:, None]
+        z = (silent + loud).sum(axis=1, keepdims=True)
+        z = np.where(z > 0, z, 1.0)
+        joint: NDArray[np.float64] = (silent + loud) / z
+        report = s["ever_covered"] & (s["silent_s"] >= c.min_silent_s)
+        rf_silent: NDArray[np.float64] = np.where(report, silent[:, TargetClass.FPV] / z[:, 0], 0.0)
         silent_s: NDArray[np.float64] = s["silent_s"].copy()
-        return rf_silent, silent_s, covered
+        return joint, rf_silent, silent_s, covered

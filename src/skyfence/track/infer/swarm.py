@@ -1,4 +1,4 @@
-"""Swarm grouping: drone-like tracks that fly close together on the same course at the
+"""Swarm grouping: FPV-like tracks that fly close together on the same course at the
 same speed share a ``group_id``.
 
 Edges join pairs within ``max_distance_m`` (found with a k-d tree, so large pictures do
@@ -43,16 +43,12 @@ class SwarmGrouping:
         s.align(ids)
         prev = s["group"]
         n = ids.shape[0]
-        drone = (
-            cls_prob[:, TargetClass.FPV]
-            + cls_prob[:, TargetClass.MULTIROTOR]
-            + cls_prob[:, TargetClass.FIXED_WING]
-        )
+        fpv = cls_prob[:, TargetClass.FPV]
         speed = np.hypot(x[:, 3], x[:, 4])
         # Members keep their place on looser terms (hysteresis).
         relax = np.where(prev >= 0, c.keep_factor, 1.0)
         eligible = (
-            (drone >= c.min_drone_prob / relax)
+            (fpv >= c.min_fpv_prob / relax)
             & (speed >= c.min_speed_mps / relax)
             & ((status == TrackStatus.CONFIRMED) | ((status == TrackStatus.COASTING) & (prev >= 0)))
         )
