@@ -55,6 +55,7 @@ __all__ = [
     "alert_message",
     "detection_reports_to_detections",
     "encode_frame",
+    "node_uuid",
     "parse_message",
     "registration_ack",
     "registration_message",
@@ -567,7 +568,7 @@ class SapientServer:
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.on_message = on_message
-        self.node_id = node_id or _uuid4(random.Random(os.urandom(16)))
+        self.node_id = node_id or node_uuid(random.Random(os.urandom(16)))
         self.host = host
         self.port = port
         self.clock = clock
@@ -684,7 +685,8 @@ class SapientClient:
             self._writer = None
 
 
-def _uuid4(rng: random.Random) -> str:
+def node_uuid(rng: random.Random) -> str:
+    """A random (version 4) UUID, SAPIENT's node identifier, drawn from ``rng``."""
     b = bytearray(rng.getrandbits(128).to_bytes(16, "big"))
     b[6] = (b[6] & 0x0F) | 0x40
     b[8] = (b[8] & 0x3F) | 0x80
