@@ -14,6 +14,7 @@ Five lines from a capture to detections::
 from __future__ import annotations
 
 from skyfence.detect.remoteid.batch import LocationBatch, decode_locations
+from skyfence.detect.remoteid.broadcast import beacons_from_detections, detections_from_beacons
 from skyfence.detect.remoteid.capture import (
     CaptureDecode,
     DecodedPayload,
@@ -72,6 +73,7 @@ __all__ = [
     "SerialVerdict",
     "System",
     "beacon_frame",
+    "beacons_from_detections",
     "ble_legacy_advertising_data",
     "check_plausibility",
     "decode_capture",
@@ -81,6 +83,7 @@ __all__ = [
     "decode_packets",
     "decode_payload",
     "default_site",
+    "detections_from_beacons",
     "encode_dji_flight_info",
     "encode_message",
     "message_record",

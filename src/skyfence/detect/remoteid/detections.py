@@ -60,6 +60,10 @@ def remote_id_detections(
     R[:, 0, 0] = R[:, 1, 1] = sig_h**2
     R[:, 2, 2] = sig_v**2
     direction = reports.direction[keep]
+    # The operator also in the site frame, as the simulator's Remote ID model reports it.
+    op_lat, op_lon = reports.operator_latitude[keep], reports.operator_longitude[keep]
+    op_alt = reports.operator_altitude[keep]
+    operator = site.to_enu(op_lat, op_lon, np.where(np.isfinite(op_alt), op_alt, site.alt))
     attrs = {
         "serial": reports.serial[keep],
         "protocol": reports.protocol[keep],
@@ -78,7 +82,8 @@ def remote_id_detections(
         "status": reports.status[keep],
         "operator_latitude": reports.operator_latitude[keep],
         "operator_longitude": reports.operator_longitude[keep],
-        "operator_altitude": reports.operator_altitude[keep],
+        "operator_altitude": op_alt,
+        "operator": operator,
         "spoofed": plausibility.spoofed[keep],
         "plausibility": plausibility.reasons()[keep],
     }
