@@ -112,3 +112,38 @@ def test_compare_layouts(tmp_path: Path) -> None:
     (tmp_path / "other.yaml").write_text(yaml.safe_dump(other))
     with pytest.raises(ConfigError, match="same threats"):
         compare_layouts([tmp_path / "full.yaml", tmp_path / "other.yaml"], 1, out, workers=0)
+
+
+def test_ray_local_gives_the_same_scorecard(two_runs: tuple[Path, Path], tmp_path: Path) -> None:
+    pytest.importorskip("ray", reason="Ray is an optional extra (pip install 'skyfence[ray]')")
+    run_exercise(SHORT, 3, out_dir=tmp_path, ray_address="local")
+    a, _ = two_runs
+    assert (tmp_path / "scorecard.json").read_bytes() == (a / "scorecard.json").read_bytes()
+
+
+def test_cot_streams_run_zero_to_a_tak_listener(tmp_path: Path) -> None:
+    import socket
+    import threading
+
+    pytest.importorskip("skyfence.share.cot")
+    server = socket.create_server(("127.0.0.1", 0))
+    port = server.getsockname()[1]
+    received = bytearray()
+
+    def serve() -> None:
+        conn, _ = server.accept()
+        with conn:
+            while chunk := conn.recv(65536):
+                received.extend(chunk)
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        run_exercise(SHORT, 2, workers=1, out_dir=tmp_path, cot_url=f"tcp://127.0.0.1:{port}", report=False)
+        thread.join(timeout=30)
+    finally:
+        server.close()
+    text = received.decode("utf-8", "replace")
+    # Run 0 only: one connection, track events every step and the FPV's alert marker.
+    assert text.count("<event") > 20
+    assert 'type="a-' in text
