@@ -69,6 +69,10 @@ class ManagementConfig(_Strict):
     confirm_n: int = Field(4, ge=1, le=60)
     #: Consecutive missed opportunities after which a confirmed track is deleted.
     delete_misses: int = Field(4, ge=1)
+    #: ...but only once it has gone this long without an update (fast sensors miss often).
+    min_coast_s: float = Field(2.0, ge=0)
+    #: A sensor's silence counts as a miss only if it saw the track within this many seconds.
+    miss_window_s: float = Field(5.0, gt=0)
     #: A track not updated for this long is deleted whatever the misses count.
     max_coast_s: float = Field(8.0, gt=0)
     #: Delete when the horizontal position standard deviation grows beyond this, m.

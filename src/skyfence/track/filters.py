@@ -56,6 +56,15 @@ def predict(
         d = xm[:, :, None, :] - x0[:, None, :, :]  # [N,i,j,6]
         P0 = np.einsum("nij,nikl->njkl", w, Pm) + np.einsum("nij,nijk,nijl->njkl", w, d, d)
         xm, Pm, mu = x0, P0, c
+    if F.shape[0] == 1 and np.array_equal(F[0, :3, :3], np.eye(3)) and not F[0, 3:, :3].any():
+        # Constant velocity: F = [[I, dt I], [0, I]] applied by block, not as a 6x6 product.
+        dt = F[0, 0, 3]
+        xp = xm.copy()
+        xp[..., :3] += dt * xm[..., 3:]
+        Pp = Pm.copy()
+        Pp[..., :3, :] += dt * Pp[..., 3:, :]
+        Pp[..., :, :3] += dt * Pp[..., :, 3:]
+        return xp, Pp + Q, mu
     xp = np.einsum("mij,nmj->nmi", F, xm)
     Pp = F @ Pm @ np.swapaxes(F, 1, 2) + Q
     return xp, Pp, mu

@@ -512,11 +512,15 @@ class Tracker:
             if identity is not None:
                 bind = identity[assoc] != ""
                 c["identity"][rows[bind]] = identity[assoc][bind]
-        # Opportunities: tracks in range of a sensor that sees everything, or hit.
+        # Opportunities: a hit, or silence from a sensor that sees every target it can
+        # (not RF / Remote ID / ADS-B) and that has itself seen this track lately. Range,
+        # field of view, radar cross-section and terrain all decide what a sensor can
+        # see; its own recent detections are the evidence that it can see this one.
         if sensor.counts_misses and n:
+            recent = c["seen"][:, sensor.index] >= t - cfg.management.miss_window_s
             x, _ = self._combined()
             in_range = np.linalg.norm(x[:, :3] - spos, axis=1) <= sensor.max_range
-            opp = in_range | hit
+            opp = (recent & in_range) | hit
         else:
             opp = hit
         if opp.any():
@@ -604,7 +608,7 @@ class Tracker:
         drop |= tent & ~confirm & (t - c["last"] > m.max_coast_s / 2.0)
         status[confirm] = _CONFIRMED
         firm = ~tent | confirm
-        drop |= firm & (c["misses"] >= m.delete_misses)
+        drop |= firm & (c["misses"] >= m.delete_misses) & (t - c["last"] >= m.min_coast_s)
         drop |= t - c["last"] > m.max_coast_s
         Pm = c["Pm"]
         var_h = (Pm[:, :, 0, 0] + Pm[:, :, 1, 1]).max(axis=1)
