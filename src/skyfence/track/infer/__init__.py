@@ -96,7 +96,7 @@ class TrackInference:
         x = np.where(np.isfinite(x), x, 0.0)
         dt = self._kin.update(view.t, ids, x, P, self.terrain)
         before = self._cls.previous(ids)
-        emitter = np.maximum(self._rf.emitter_prob(before), c.classify.emitter_floor)
+        emitter = np.maximum(self._rf.emitter_prob(ids, before), c.classify.emitter_floor)
         ev = step_evidence(
             x,
             P,
@@ -112,7 +112,7 @@ class TrackInference:
             np.isin(ids, self._relay_ids[self._relay_flag]) if self._relay_ids.size else np.zeros(n, bool)
         )
         cls_lik = np.asarray(view.cls_lik, dtype=np.float64).reshape(n, N_CLASSES) if n else None
-        prob = self._cls.update(ids, dt, cls_lik, ev, self._kin.loglik(P), was_relay)
+        prob = self._cls.update(view.t, ids, dt, cls_lik, ev, self._kin.loglik(P), was_relay)
         last_update = np.asarray(view.last_update_t, dtype=np.float64).reshape(n)
         identity = np.asarray(getattr(view, "identity", np.full(n, "")), dtype=str).reshape(n)
         prob, rf_silent, silent_s, covered = self._rf.update(

@@ -191,7 +191,13 @@ class ClassFusion:
         self.config = config
         prior = np.asarray(config.prior, dtype=np.float64)
         self._log_prior = np.log(np.maximum(prior / prior.sum(), 1e-12))
-        self.state = TrackState({"logp": ((N_CLASSES,), np.float64, np.nan)})
+        self.state = TrackState(
+            {
+                "logp": ((N_CLASSES,), np.float64, np.nan),
+                "t_sensor": ((), np.float64, -np.inf),
+                "t_emit": ((), np.float64, -np.inf),
+            }
+        )
         c = config
         self._link = np.log(np.maximum(np.asarray(c.link_lik), 1e-12))
         self._rf_other = np.log(np.maximum(np.asarray(c.rf_other_lik), 1e-12))
@@ -212,6 +218,7 @@ class ClassFusion:
 
     def update(
         self,
+        t: float,
         ids: NDArray[np.int64],
         dt: NDArray[np.float64],
         cls_lik: NDArray[np.float64] | None,
@@ -232,7 +239,13 @@ class ClassFusion:
             lik = np.where(np.isfinite(cls_lik) & (cls_lik >= 0), cls_lik, 1.0)
             top = lik.max(axis=1, keepdims=True)
             lik = np.where(top > 0, lik / np.where(top > 0, top, 1.0), 1.0)
-            logp = logp + c.sensor_weight * np.log(np.maximum(lik, 1e-9))
+            ll = np.log(np.maximum(lik, 1e-9))
+            seen = (ll < 0).any(axis=1)
+            # Frames of one camera repeat one another: their evidence counts at most at the
+            # rate of one full observation per ``sensor_tau_s``, however often we are called.
+            w = c.sensor_weight * _rate(t, s["t_sensor"], c.sensor_tau_s)
+            logp = logp + np.where(seen, w, 0.0)[:, None] * ll
+            s["t_sensor"] = np.where(seen, t, s["t_sensor"])
         link_ll = np.broadcast_to(self._link, logp.shape)
         for name, ll in self._protocol.items():
             link_ll = np.where((evidence.protocol == name)[:, None], ll[None, :], link_ll)
@@ -245,13 +258,27 @@ class ClassFusion:
 
         link = sure(evidence.link)
         rf_other = np.maximum(sure(evidence.rf) - link, 0.0)
-        logp = logp + _mixed(link, link_ll) + _mixed(rf_other, self._rf_other)
-        logp = logp + _mixed(sure(evidence.remote_id), self._rid) + _mixed(sure(evidence.adsb), self._adsb)
+        emit_ll = _mixed(link, link_ll) + _mixed(rf_other, self._rf_other)
+        emit_ll = (
+            emit_ll + _mixed(sure(evidence.remote_id), self._rid) + _mixed(sure(evidence.adsb), self._adsb)
+        )
+        heard = (emit_ll != 0).any(axis=1)
+        # An emitter heard every second is one fact, not a new one each scan: like the
+        # camera frames, emissions count at most once per ``emission_tau_s``.
+        w = _rate(t, s["t_emit"], c.emission_tau_s)
+        logp = logp + np.where(heard, w, 0.0)[:, None] * emit_ll
+        s["t_emit"] = np.where(heard, t, s["t_emit"])
         logp = logp + relay[:, None] * np.minimum(dt, 5.0)[:, None] * self._relay
         logp = logp + np.minimum(dt / c.kin_tau_s, 1.0)[:, None] * kin_loglik
         prob = _normalise(logp, c.prob_floor)
         s["logp"] = np.log(prob)
         return prob
+
+
+def _rate(t: float, last: NDArray[np.float64], tau: float) -> NDArray[np.float64]:
+    """Weight ``min(1, (t - last) / tau)`` of evidence last applied at ``last``."""
+    out: NDArray[np.float64] = np.minimum(np.maximum(t - last, 0.0) / tau, 1.0)
+    return out
 
 
 def _mixed(q: NDArray[np.float64], loglik: NDArray[np.float64]) -> NDArray[np.float64]:

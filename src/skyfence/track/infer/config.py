@@ -63,6 +63,18 @@ class ClassifyConfig(_Strict):
         description="exponent on sensors' per-detection class likelihoods (frames of one camera are "
         "not independent, so each counts for less than a full observation)",
     )
+    sensor_tau_s: float = Field(
+        1.0,
+        gt=0,
+        description="sensor class likelihoods count at most once per this many seconds per track "
+        "(a 5 Hz camera's frames are not five independent looks)",
+    )
+    emission_tau_s: float = Field(
+        5.0,
+        gt=0,
+        description="emission evidence (protocol, Remote ID, ADS-B) counts at most once per this many "
+        "seconds per track: hearing one emitter every scan is one fact, not many",
+    )
     smooth_tau_s: float = Field(
         4.0, gt=0, description="time constant of the exponential averages of speed, climb, turn rate"
     )
@@ -218,7 +230,7 @@ class ClassifyConfig(_Strict):
         description="likelihood of one associated RF emission of another protocol per class",
     )
     bearing_clutter_density: float = Field(
-        0.5,
+        0.05,
         gt=0,
         description="density (per radian) of emitters no track explains, against which an associated "
         "RF bearing's own likelihood is weighed: a bearing that fits two tracks counts half for each",
@@ -357,7 +369,7 @@ class RelayConfig(_Strict):
     )
     service_radius_m: float = Field(12000.0, gt=0, description="FPVs within this range may be served")
     operator_los_m: float = Field(
-        2500.0,
+        1000.0,
         gt=0,
         description="an FPV further than this inside the border is beyond its operator's line of "
         "sight (operators stand on the far side); without zones every FPV in range qualifies",

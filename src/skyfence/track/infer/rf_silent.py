@@ -114,9 +114,15 @@ class RfSilence:
             }
         )
 
-    def emitter_prob(self, cls_prob: NDArray[np.float64]) -> NDArray[np.float64]:
-        """Prior probability ``[N]`` that each track radiates, from its class posterior."""
-        out: NDArray[np.float64] = cls_prob @ self._emits
+    def emitter_prob(self, ids: NDArray[np.int64], cls_prob: NDArray[np.float64]) -> NDArray[np.float64]:
+        """Probability ``[N]`` that each track radiates, from its class posterior and the
+        silence heard so far: a track long silent in coverage is a poor explanation of a
+        bearing that another, radiating, track on the same line explains as well."""
+        self.state.align(ids)
+        e = self._emits[None, :]
+        loud = (cls_prob * e).sum(axis=1) * np.exp(-self.state["llr"])
+        silent = (cls_prob * (1.0 - e)).sum(axis=1)
+        out: NDArray[np.float64] = loud / np.maximum(loud + silent, 1e-12)
         return out
 
     def update(
