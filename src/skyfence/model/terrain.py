@@ -195,9 +195,13 @@ class Terrain:
             out[lo:hi] = np.all(pu >= self.height(pe, pn), axis=1)
         return out
 
-    def horizon(self, origin: ArrayLike, max_range_m: float, az_bins: int = 1440) -> Horizon:
+    def horizon(self, origin: ArrayLike, max_range_m: float, az_bins: int | None = None) -> Horizon:
         """Precomputed horizon of a fixed observer at ``origin`` (ENU), for fast masking of
-        many targets per scan (a viewshed in polar cells)."""
+        many targets per scan (a viewshed in polar cells). By default the azimuth cells are
+        about one grid spacing wide at the far edge (between 360 and 2880 of them)."""
+        if az_bins is None:
+            arc = 2.0 * math.pi * min(max_range_m, 200_000.0) / min(self.spacing)
+            az_bins = int(min(max(arc, 360.0), 2880.0))
         return Horizon(self, np.asarray(origin, dtype=np.float64).reshape(3), max_range_m, az_bins)
 
 

@@ -75,8 +75,10 @@ def parse_scenario(text: str, path: str | Path | None = None) -> Scenario:
 
 
 def _compose(text: str, where: str | Path) -> tuple[yaml.Node | None, Any]:
-    loader = yaml.SafeLoader(text)
+    loader: yaml.SafeLoader | None = None
     try:
+        # The reader already rejects control characters when the loader is built.
+        loader = yaml.SafeLoader(text)
         node = loader.get_single_node()
         data = None if node is None else loader.construct_document(node)
     except yaml.MarkedYAMLError as exc:
@@ -88,7 +90,8 @@ def _compose(text: str, where: str | Path) -> tuple[yaml.Node | None, Any]:
     except (yaml.YAMLError, ValueError, TypeError, RecursionError, OverflowError) as exc:
         raise ScenarioError(f"invalid YAML: {exc}", path=where) from None
     finally:
-        loader.dispose()
+        if loader is not None:
+            loader.dispose()
     return node, data
 
 
@@ -143,19 +146,24 @@ def _from_validation(exc: ValidationError, node: yaml.Node | None, where: str | 
     errors = exc.errors(include_url=False)
     err = errors[0]
     loc = tuple(err["loc"])
-    matched, _, _ = _walk(node, loc)
-    shown: list[str | int] = list(matched)
-    if err["type"] in ("missing",) and loc and isinstance(loc[-1], str):
-        shown.append(loc[-1])
     msg = str(err["msg"])
-    if err["type"] == "union_tag_invalid":
-        ctx = err.get("ctx") or {}
-        what = ctx.get("discriminator", "type")
-        msg = f"unknown {what} {ctx.get('tag')!r}; expected one of {ctx.get('expected_tags')}"
+    ctx = err.get("ctx") or {}
+    if err["type"] in ("union_tag_invalid", "union_tag_not_found"):
+        # Point at the discriminator itself (``behaviour:`` / ``type:``).
+        tag_field = str(ctx.get("discriminator", "type")).strip("'\"")
+        loc = (*loc, tag_field)
+        if err["type"] == "union_tag_invalid":
+            msg = f"unknown {tag_field} {ctx.get('tag')!r}; expected one of {ctx.get('expected_tags')}"
+        else:
+            msg = f"missing {tag_field!r}"
     elif err["type"] == "extra_forbidden":
         msg = "unknown field"
-    elif "input" in err and err["type"] not in ("missing",) and _short(err["input"]):
+    elif "input" in err and err["type"] != "missing" and _short(err["input"]):
         msg = f"{msg} (got {_short(err['input'])})"
+    matched, _, _ = _walk(node, loc)
+    shown: list[str | int] = list(matched)
+    if err["type"] in ("missing", "union_tag_not_found") and loc and isinstance(loc[-1], str):
+        shown.append(loc[-1])
     more = len(errors) - 1
     if more:
         msg += f" (and {more} more problem{'s' if more > 1 else ''})"
