@@ -21,6 +21,8 @@ FPV = [0.92, 0.04, 0.01, 0.01, 0.01, 0.01]
 MULTI = [0.02, 0.9, 0.02, 0.02, 0.02, 0.02]
 BIRD = [0.01, 0.01, 0.01, 0.95, 0.01, 0.01]
 P0 = np.diag([25.0, 25.0, 25.0, 1.0, 1.0, 1.0])
+#: Tests about other things open alerts on young tracks too.
+YOUNG_OK = AssessConfig(min_track_age_s=0.0)
 
 
 def _one(t: float, x: list[float], cls: list[float] = FPV, tid: int = 7, **kw: object) -> Tracks:
@@ -40,7 +42,7 @@ def _fly_through(rf: float = 0.9) -> list[Tracks]:
 
 
 def test_reason_text_reads_like_an_operator_would_say_it() -> None:
-    a = Assessor([SITE_B])
+    a = Assessor([SITE_B], YOUNG_OK)
     events = _run(a, _fly_through()[:3])
     assert [e.state for e in events] == [AlertState.NEW]
     new = events[0]
@@ -52,7 +54,7 @@ def test_reason_text_reads_like_an_operator_would_say_it() -> None:
 
 
 def test_lifecycle_escalates_then_resolves_when_the_track_leaves() -> None:
-    a = Assessor([SITE_B])
+    a = Assessor([SITE_B], YOUNG_OK)
     events = _run(a, _fly_through())
     states = [(e.state, e.level) for e in events]
     assert states[0][0] == AlertState.NEW
@@ -194,7 +196,7 @@ def test_one_group_alert_per_swarm() -> None:
 
 
 def test_acknowledge_then_escalation_needs_a_new_acknowledgement() -> None:
-    a = Assessor([SITE_B])
+    a = Assessor([SITE_B], YOUNG_OK)
     snaps = _fly_through()
     events = _run(a, snaps[:3])
     aid = events[0].id
@@ -205,6 +207,18 @@ def test_acknowledge_then_escalation_needs_a_new_acknowledgement() -> None:
     assert any(e.state == AlertState.ESCALATED and e.level == ThreatLevel.CRITICAL for e in later)
     with pytest.raises(UnknownAlertError):
         a.acknowledge("A99999", "kim", 1003.0)
+
+
+def test_young_tracks_wait_unless_critical() -> None:
+    # A multirotor hovering inside Site B from its first update: medium, so it waits.
+    hover = [_one(1000.0 + k, [100.0, 100, 60, 0, 0, 0], MULTI, tid=4) for k in range(10)]
+    a = Assessor([SITE_B])
+    events = _run(a, hover)
+    assert [e.t for e in events] == [1000.0 + a.config.min_track_age_s + a.config.open_dwell_s]
+    # An FPV inside the zone is critical at once: no waiting on a clear threat.
+    fpv = [_one(1000.0 + k, [100.0, 100, 60, 20, 0, 0], FPV, tid=5, rf_silent=[0.9]) for k in range(3)]
+    events = _run(Assessor([SITE_B]), fpv)
+    assert [(e.t, e.level) for e in events] == [(1001.0, ThreatLevel.CRITICAL)]
 
 
 def test_birds_and_far_tracks_stay_quiet() -> None:
@@ -253,7 +267,7 @@ def test_operator_position_and_relay_bearing_in_alert() -> None:
         )
         for k in range(5)
     ]
-    a = Assessor([SITE_B])
+    a = Assessor([SITE_B], YOUNG_OK)
     events = _run(a, snaps)
     kinds = [x["kind"] for x in a.details(events[0].id)["areas"]]
     assert kinds == ["launch", "operator", "link_bearing"]

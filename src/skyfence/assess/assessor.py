@@ -313,9 +313,13 @@ class Assessor:
         p_enter = float(pic.geometry.p_enter[i, z])
         tid = int(pic.tracks.id[i])
         zone_id = self.zones.ids[z]
+        rows = np.array([i]) if members is None else members
+        age = max(
+            t - self._early[int(r)].t if int(r) in self._early else 0.0 for r in pic.tracks.id[rows].tolist()
+        )
         o = self._open.get(key)
         if o is None:
-            if up < self._open_idx:
+            if up < self._open_idx or (age < cfg.min_track_age_s and up < len(LEVELS) - 1):
                 self._pending.pop(key, None)
                 return
             since = self._pending.setdefault(key, t)

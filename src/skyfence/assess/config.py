@@ -21,7 +21,7 @@ _DEFAULT_CLASS_THREAT = {
     "fixed_wing": 0.5,
     "bird": 0.0,
     "aircraft": 0.1,
-    "unknown": 0.4,
+    "unknown": 0.2,
 }
 
 
@@ -40,6 +40,12 @@ class AssessConfig(BaseModel):
     unclassified_threat: float = Field(
         0.2, ge=0, le=1, description="class threat of a track whose class probabilities are uninformative"
     )
+    class_confidence_power: float = Field(
+        2.0,
+        ge=0,
+        description="class confidence (top probability above uniform, 0..1) to this power: a hesitant "
+        "classifier (FPV 0.6, multirotor 0.3) counts for little, a sure one (FPV 0.99) for nearly all",
+    )
     rf_silent_bonus: float = 0.2
     swarm_bonus: float = 0.15
     speed_bonus: float = 0.1
@@ -53,6 +59,9 @@ class AssessConfig(BaseModel):
     hysteresis: float = Field(0.08, ge=0, lt=0.25)
     open_level: ThreatLevel = ThreatLevel.MEDIUM
     open_dwell_s: float = Field(1.0, ge=0, description="score must stay at open_level this long")
+    min_track_age_s: float = Field(
+        5.0, ge=0, description="a track younger than this opens no alert below critical (short-lived clutter)"
+    )
     down_dwell_s: float = Field(5.0, ge=0)
     close_dwell_s: float = Field(10.0, ge=0, description="below the exit threshold this long resolves")
     swarm_member_alerts: bool = Field(

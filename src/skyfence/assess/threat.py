@@ -111,10 +111,13 @@ def score_tracks(
     w = np.array([config.class_threat[c] for c in CLASSES])
     p = np.clip(tracks.cls_prob, 1e-12, 1.0)
     p = p / p.sum(axis=1, keepdims=True)
-    # Confidence = 1 − normalised entropy: a uniform class vector is no evidence at all,
-    # so clutter with an uninformative class cannot score like a drone.
-    conf = 1.0 - (-(p * np.log(p)).sum(axis=1) / math.log(N_CLASSES)) if n else np.zeros(0)
-    conf = np.clip(conf, 0.0, 1.0)
+    # Confidence: how far the top class stands above a uniform guess (0 for a uniform
+    # vector, 1 for a certain one), raised to a power so a hesitant classifier counts for
+    # little: clutter with an uninformative class cannot score like a drone.
+    top = p.max(axis=1) if n else np.zeros(0)
+    conf = (
+        np.clip((top - 1.0 / N_CLASSES) / (1.0 - 1.0 / N_CLASSES), 0.0, 1.0) ** config.class_confidence_power
+    )
     cls_threat = conf * (p @ w) + (1.0 - conf) * config.unclassified_threat
     p_drone = p @ _DRONE
     closing = np.clip(geo.closing_speed.max(axis=1) if len(zones) else np.zeros(n), 0.0, None)
