@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import struct
 from pathlib import Path
 
 import numpy as np
@@ -33,6 +34,8 @@ from skyfence.detect.remoteid import (
 )
 from skyfence.errors import DecodeError, FormatError
 from skyfence.sources.pcap import (
+    LINKTYPE_BLUETOOTH_HCI_H4,
+    LINKTYPE_BLUETOOTH_HCI_H4_WITH_PHDR,
     LINKTYPE_BLUETOOTH_LE_LL,
     LINKTYPE_BLUETOOTH_LE_LL_WITH_PHDR,
     LINKTYPE_IEEE802_11,
@@ -56,6 +59,8 @@ _SMALL_CAPTURES = (
     "odid-wireshark-samples/odid_wifi_sample.pcap",
 )
 _LINKTYPES = (
+    LINKTYPE_BLUETOOTH_HCI_H4,
+    LINKTYPE_BLUETOOTH_HCI_H4_WITH_PHDR,
     LINKTYPE_IEEE802_11,
     LINKTYPE_IEEE802_11_RADIOTAP,
     LINKTYPE_BLUETOOTH_LE_LL,
@@ -80,7 +85,14 @@ def _corpus() -> tuple[list[bytes], list[tuple[int, bytes]], list[bytes]]:
     dji = DjiFlightInfo("26:37:12", 2, 1, 2, "SERIAL", 1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9, 1.0, 2.0,
                         1.0, 2.0, 88, "uuid")  # fmt: skip
     payloads.append(b"\x26\x37\x12" + encode_dji_flight_info(dji))
-    files: list[bytes] = []
+    # A phone's view: HCI LE advertising report (legacy) and a btsnoop log holding it.
+    ad = b"\x1e\x16\xfa\xff\x0d\x05" + encode_message(pack.messages[1])
+    params = b"\x02\x01\x03\x01" + bytes(range(6)) + bytes([len(ad)]) + ad + b"\xc4"
+    hci = bytes([0x04, 0x3E, len(params)]) + params
+    frames.append((LINKTYPE_BLUETOOTH_HCI_H4, hci))
+    snoop = b"btsnoop\x00" + struct.pack(">II", 1, 1002)
+    snoop += struct.pack(">IIIIq", len(hci), len(hci), 3, 0, 0x00DCDDB30F2F8000) + hci
+    files: list[bytes] = [snoop]
     root = shared_data_root()
     for rel in _SMALL_CAPTURES:
         path = root / rel
@@ -196,10 +208,8 @@ def test_batch_decoder_rejects_wrong_shape() -> None:
 @st.composite
 def capture_files(draw: st.DrawFn) -> bytes:
     _, pairs, files = _corpus()
-    if not files:
-        path_frames = [(float(i), f) for i, (lt, f) in enumerate(pairs) if lt == LINKTYPE_IEEE802_11]
-        return draw(mutated(_pcap_bytes(tuple(path_frames))))
-    return draw(mutated(draw(st.sampled_from(files))))
+    path_frames = [(float(i), f) for i, (lt, f) in enumerate(pairs) if lt == LINKTYPE_IEEE802_11]
+    return draw(mutated(draw(st.sampled_from([*files, _pcap_bytes(tuple(path_frames))]))))
 
 
 @functools.cache

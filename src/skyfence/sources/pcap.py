@@ -18,6 +18,8 @@ from pathlib import Path
 from skyfence.errors import DecodeError, FormatError
 
 __all__ = [
+    "LINKTYPE_BLUETOOTH_HCI_H4",
+    "LINKTYPE_BLUETOOTH_HCI_H4_WITH_PHDR",
     "LINKTYPE_BLUETOOTH_LE_LL",
     "LINKTYPE_BLUETOOTH_LE_LL_WITH_PHDR",
     "LINKTYPE_IEEE802_11",
@@ -29,6 +31,7 @@ __all__ = [
     "ad_structures",
     "ble_advertisement",
     "dot11_management",
+    "hci_advertising_reports",
     "information_elements",
     "nan_service_descriptors",
     "parse_capture",
@@ -37,6 +40,8 @@ __all__ = [
     "write_pcap",
 ]
 
+LINKTYPE_BLUETOOTH_HCI_H4 = 187
+LINKTYPE_BLUETOOTH_HCI_H4_WITH_PHDR = 201
 LINKTYPE_IEEE802_11 = 105
 LINKTYPE_IEEE802_11_RADIOTAP = 127
 LINKTYPE_BLUETOOTH_LE_LL = 251
@@ -85,12 +90,14 @@ def parse_capture(data: bytes, path: str | Path = "<bytes>") -> Iterator[Packet]
     if len(data) < 4:
         raise FormatError("file too short for a pcap or pcapng header", path=p)
     magic = data[:4]
-    if magic in _PCAP_MAGICS:
+    if data[:8] == _BTSNOOP_MAGIC:
+        yield from _read_btsnoop(data, p)
+    elif magic in _PCAP_MAGICS:
         yield from _read_pcap(data, p)
     elif struct.unpack("<I", magic)[0] == _PCAPNG_SHB:
         yield from _read_pcapng(data, p)
     else:
-        raise FormatError(f"not a pcap or pcapng file (magic {magic.hex()})", path=p)
+        raise FormatError(f"not a pcap, pcapng or btsnoop file (magic {magic.hex()})", path=p)
 
 
 def _read_pcap(data: bytes, path: Path) -> Iterator[Packet]:
@@ -129,6 +136,34 @@ def write_pcap(path: str | Path, packets: Iterable[tuple[float, bytes]], linktyp
             fh.write(frame)
             n += 1
     return n
+
+
+_BTSNOOP_MAGIC = b"btsnoop\x00"
+# btsnoop timestamps count microseconds from 0000-01-01; this is 1970-01-01 on that scale.
+_BTSNOOP_EPOCH_US = 0x00DCDDB30F2F8000
+
+
+def _read_btsnoop(data: bytes, path: Path) -> Iterator[Packet]:
+    """Android / BlueZ btsnoop HCI logs, as H4 frames (type byte first)."""
+    if len(data) < 16:
+        raise FormatError("truncated btsnoop header", path=path)
+    version, datalink = struct.unpack_from(">II", data, 8)
+    if version != 1 or datalink not in (1001, 1002):
+        raise FormatError(f"unsupported btsnoop version {version} / datalink {datalink}", path=path)
+    off = 16
+    index = 0
+    while off < len(data):
+        index += 1
+        if off + 24 > len(data):
+            raise FormatError(f"frame {index}: truncated record header", path=path)
+        _orig, incl, flags, _drops, ts = struct.unpack_from(">IIIIq", data, off)
+        if incl > _MAX_RECORD or off + 24 + incl > len(data):
+            raise FormatError(f"frame {index}: record length {incl} runs past the end", path=path)
+        frame = data[off + 24 : off + 24 + incl]
+        if datalink == 1001:  # unencapsulated HCI: the flags say command/event vs data
+            frame = (b"\x04" if flags & 0x02 else b"\x02") + frame
+        yield Packet(index, (ts - _BTSNOOP_EPOCH_US) * 1e-6, LINKTYPE_BLUETOOTH_HCI_H4, frame)
+        off += 24 + incl
 
 
 @dataclass(slots=True)
@@ -440,3 +475,58 @@ def ad_structures(adv_data: bytes) -> Iterator[tuple[int, bytes]]:
             raise DecodeError("ad_truncated", f"AD structure of {length} bytes at offset {off}")
         yield adv_data[off + 1], adv_data[off + 2 : off + 1 + length]
         off += 1 + length
+
+
+def _addr(raw: bytes) -> str:
+    return ":".join(f"{b:02x}" for b in reversed(raw))
+
+
+def hci_advertising_reports(data: bytes, linktype: int) -> list[BleAdvertisement]:
+    """Advertisements in an HCI LE Meta event (a scanning host's view, e.g. a phone's btsnoop
+    log): legacy (subevent 0x02) and extended (0x0D) advertising reports. Other HCI packets
+    give an empty list. An extended report the controller split over several events (data
+    status "incomplete") raises ``DecodeError('hci_fragmented')``: its pack is not whole."""
+    if linktype == LINKTYPE_BLUETOOTH_HCI_H4_WITH_PHDR:
+        data = data[4:]
+    elif linktype != LINKTYPE_BLUETOOTH_HCI_H4:
+        raise DecodeError("linktype_unsupported", str(linktype))
+    if len(data) < 4 or data[0] != 0x04 or data[1] != 0x3E:
+        return []
+    plen = data[2]
+    params = data[3 : 3 + plen]
+    if len(params) < plen or plen < 2:
+        raise DecodeError("hci_truncated", f"event of {plen} bytes")
+    sub, count = params[0], params[1]
+    off = 2
+    out: list[BleAdvertisement] = []
+    for _ in range(count):
+        if sub == 0x02:  # legacy: type, addr type, addr, len, data, rssi
+            if off + 9 > len(params):
+                raise DecodeError("hci_truncated", "advertising report")
+            etype, addr, dlen = params[off], params[off + 2 : off + 8], params[off + 8]
+            adv = params[off + 9 : off + 9 + dlen]
+            if len(adv) < dlen:
+                raise DecodeError("hci_truncated", "advertising data")
+            out.append(BleAdvertisement(etype, "1M", False, _addr(addr), bytes(adv), True))
+            off += 9 + dlen + 1
+        elif sub == 0x0D:  # extended: 24 fixed bytes, then the data
+            if off + 24 > len(params):
+                raise DecodeError("hci_truncated", "extended advertising report")
+            etype = params[off] | (params[off + 1] << 8)
+            addr = params[off + 3 : off + 9]
+            phy = params[off + 10] or params[off + 9]
+            dlen = params[off + 23]
+            adv = params[off + 24 : off + 24 + dlen]
+            if len(adv) < dlen:
+                raise DecodeError("hci_truncated", "extended advertising data")
+            if (etype >> 5) & 0x3 == 1:
+                raise DecodeError("hci_fragmented", "extended report continues in another event")
+            legacy = bool(etype & 0x10)
+            phy_name = {1: "1M", 2: "2M", 3: "coded"}.get(phy, "1M")
+            out.append(
+                BleAdvertisement(7 if not legacy else 2, phy_name, not legacy, _addr(addr), bytes(adv), True)
+            )
+            off += 24 + dlen
+        else:
+            return []
+    return out

@@ -10,15 +10,19 @@ from typing import Literal
 
 from skyfence.errors import DecodeError
 from skyfence.sources.pcap import (
+    LINKTYPE_BLUETOOTH_HCI_H4,
+    LINKTYPE_BLUETOOTH_HCI_H4_WITH_PHDR,
     LINKTYPE_BLUETOOTH_LE_LL,
     LINKTYPE_BLUETOOTH_LE_LL_WITH_PHDR,
     LINKTYPE_IEEE802_11,
     LINKTYPE_IEEE802_11_RADIOTAP,
     LINKTYPE_NORDIC_BLE,
+    BleAdvertisement,
     Packet,
     ad_structures,
     ble_advertisement,
     dot11_management,
+    hci_advertising_reports,
     information_elements,
     nan_service_descriptors,
     strip_radiotap,
@@ -71,13 +75,14 @@ class Payload:
 
 _WIFI = (LINKTYPE_IEEE802_11, LINKTYPE_IEEE802_11_RADIOTAP)
 _BLE = (LINKTYPE_BLUETOOTH_LE_LL, LINKTYPE_BLUETOOTH_LE_LL_WITH_PHDR, LINKTYPE_NORDIC_BLE)
+_HCI = (LINKTYPE_BLUETOOTH_HCI_H4, LINKTYPE_BLUETOOTH_HCI_H4_WITH_PHDR)
 
 
 def remote_id_payloads(packet: Packet) -> list[Payload]:
     """Every Remote ID payload in one captured frame (usually none or one).
 
     Raises :class:`DecodeError` when the frame is damaged where Remote ID would be, or when
-    its link type is not one of 802.11 (with or without radiotap) or BLE link layer."""
+    its link type is not one of 802.11 (with or without radiotap), BLE link layer or HCI H4."""
     if packet.linktype in _WIFI:
         if packet.linktype == LINKTYPE_IEEE802_11_RADIOTAP:
             frame, fcs_ok = strip_radiotap(packet.data)
@@ -85,7 +90,14 @@ def remote_id_payloads(packet: Packet) -> list[Payload]:
             frame, fcs_ok = packet.data, None
         return _wifi_payloads(packet, frame, fcs_ok)
     if packet.linktype in _BLE:
-        return _ble_payloads(packet)
+        adv = ble_advertisement(packet.data, packet.linktype)
+        return [] if adv is None else _ble_payloads(packet, adv)
+    if packet.linktype in _HCI:
+        return [
+            pl
+            for adv in hci_advertising_reports(packet.data, packet.linktype)
+            for pl in _ble_payloads(packet, adv)
+        ]
     raise DecodeError("linktype_unsupported", f"link type {packet.linktype}")
 
 
@@ -134,10 +146,7 @@ def _wifi_payloads(packet: Packet, frame: bytes, fcs_ok: bool | None) -> list[Pa
     return out
 
 
-def _ble_payloads(packet: Packet) -> list[Payload]:
-    adv = ble_advertisement(packet.data, packet.linktype)
-    if adv is None:
-        return []
+def _ble_payloads(packet: Packet, adv: BleAdvertisement) -> list[Payload]:
     out: list[Payload] = []
     transport: Transport = "bt_extended" if adv.extended else "bt_legacy"
     for ad_type, data in ad_structures(adv.adv_data):
