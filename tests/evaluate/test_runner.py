@@ -19,7 +19,8 @@ from skyfence.model.records import read_alerts, read_tracks, read_truth
 
 SHORT = Path(__file__).parent / "data" / "short.yaml"
 
-pytestmark = pytest.mark.xdist_group("evaluate-runner")
+# Real pipeline runs: one xdist worker runs them one after another (they start process pools).
+pytestmark = [pytest.mark.xdist_group("evaluate-runner"), pytest.mark.slow]
 
 
 @pytest.fixture(scope="module")

@@ -58,6 +58,8 @@ class ScoreConfig(BaseModel):
     rf_silent_threshold: float = Field(0.5, gt=0, le=1)
     #: Bins of the Pd-against-range curve per sensor (over 0 .. max range).
     pd_range_bins: int = Field(10, ge=1, le=100)
+    #: The Pd-against-range curve stops at the sensor's range or here, whichever is nearer.
+    pd_range_max_m: float = Field(20_000.0, gt=0)
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -386,15 +388,14 @@ def _detection(
     for s, sensor in enumerate(sensors):
         o = int(opp[:, s].sum())
         out[f"pd_sensor.{sensor.id}"] = float(detected[:, s].sum() / o) if o else math.nan
-        e = np.linspace(
-            0.0,
-            float(max_r[s]) if math.isfinite(max_r[s]) else float(rng[:, s].max()) + 1,
-            cfg.pd_range_bins + 1,
-        )
+        # Fixed edges (same in every run, so runs add up); far ranges beyond the cap are left
+        # out of the curve (an ADS-B receiver's 150 km would squash everyone else's).
+        e = np.linspace(0.0, float(min(max_r[s], cfg.pd_range_max_m)), cfg.pd_range_bins + 1)
         b = np.clip(np.searchsorted(e, rng[:, s], side="right") - 1, 0, cfg.pd_range_bins - 1)
+        near = rng[:, s] <= e[-1]
         edges[sensor.id] = e
-        hits[sensor.id] = np.bincount(b[detected[:, s]], minlength=cfg.pd_range_bins).astype(np.int64)
-        opps[sensor.id] = np.bincount(b[opp[:, s]], minlength=cfg.pd_range_bins).astype(np.int64)
+        hits[sensor.id] = np.bincount(b[detected[:, s] & near], minlength=cfg.pd_range_bins).astype(np.int64)
+        opps[sensor.id] = np.bincount(b[opp[:, s] & near], minlength=cfg.pd_range_bins).astype(np.int64)
     cls_of = {ti.id: ti.cls for ti in rec.targets}
     row_cls = np.array([cls_of.get(int(t), "unknown") for t in rec.truth_target.tolist()])
     for name in CLASSES:

@@ -63,7 +63,9 @@ def _figure(w: float = 7.0, h: float = 4.2) -> Figure:
     return Figure(figsize=(w, h), layout="constrained")
 
 
-def _map(zones: Sequence[Zone], registry: SensorRegistry | None, map_data: MapData | None) -> Figure:
+def _map(
+    zones: Sequence[Zone], registry: SensorRegistry | None, map_data: MapData | None, extent_m: float | None
+) -> Figure:
     fig = _figure(7.5, 7.0)
     ax = fig.add_subplot()
     for z in zones:
@@ -125,13 +127,17 @@ def _map(zones: Sequence[Zone], registry: SensorRegistry | None, map_data: MapDa
     if registry is not None:
         pts += [s.position[None, :2] for s in registry]
     pts = [p for p in pts if p.size]
-    if pts:
+    if extent_m is not None:
+        # The scenario's own bounds: an airliner passing 30 km out must not shrink the site.
+        ax.set_xlim(-extent_m, extent_m)
+        ax.set_ylim(-extent_m, extent_m)
+    elif pts:
         allp = np.concatenate([p[:, :2] for p in pts])
         lo, hi = allp.min(axis=0), allp.max(axis=0)
         pad = 0.08 * max(float((hi - lo).max()), 200.0)
         ax.set_xlim(lo[0] - pad, hi[0] + pad)
         ax.set_ylim(lo[1] - pad, hi[1] + pad)
-    ax.set_aspect("equal", adjustable="datalim")
+    ax.set_aspect("equal", adjustable="box")
     ax.set_xlabel("east (m)")
     ax.set_ylabel("north (m)")
     ax.set_title("Zones, sensors (▲, range dotted), truth and tracks")
@@ -149,7 +155,7 @@ def _gospa(card: Scorecard) -> Figure:
         ax.plot(t, card.gospa_mean, color="tab:blue", label="mean over runs")
         low = np.where(np.isfinite(card.gospa_low), card.gospa_low, card.gospa_mean)
         high = np.where(np.isfinite(card.gospa_high), card.gospa_high, card.gospa_mean)
-        ax.fill_between(t, low, high, color="tab:blue", alpha=0.2, label="95 % interval")
+        ax.fill_between(t, np.maximum(low, 0.0), high, color="tab:blue", alpha=0.2, label="95 % interval")
         ax.legend(fontsize=8)
     c = card.score_config.get("gospa_c")
     ax.set_title(f"GOSPA over time (c = {c} m, p = {card.score_config.get('gospa_p')})")
@@ -215,7 +221,10 @@ def _confusion(card: Scorecard) -> Figure:
     fig = _figure(6.0, 5.0)
     ax = fig.add_subplot()
     m = card.confusion
-    ax.imshow(m, cmap="Blues")
+    # Colour by share of each true class (rows), so rare classes are as visible as birds.
+    rows = m.sum(axis=1, keepdims=True)
+    share = np.divide(m, rows, out=np.zeros(m.shape), where=rows > 0)
+    ax.imshow(share, cmap="Blues", vmin=0.0, vmax=1.0)
     for i in range(m.shape[0]):
         for j in range(m.shape[1]):
             if m[i, j]:
@@ -226,13 +235,13 @@ def _confusion(card: Scorecard) -> Figure:
                     ha="center",
                     va="center",
                     fontsize=8,
-                    color="white" if m[i, j] > m.max() / 2 else "black",
+                    color="white" if share[i, j] > 0.5 else "black",
                 )
     ax.set_xticks(range(len(CLASSES)), CLASSES, rotation=30)
     ax.set_yticks(range(len(CLASSES)), CLASSES)
     ax.set_xlabel("track class (final)")
     ax.set_ylabel("true class")
-    ax.set_title("Classification confusion (tracks, all runs)")
+    ax.set_title("Classification confusion (tracks, all runs; colour: row share)")
     return fig
 
 
@@ -266,10 +275,14 @@ def render_report(
     zones: Sequence[Zone] = (),
     registry: SensorRegistry | None = None,
     map_data: MapData | None = None,
+    extent_m: float | None = None,
 ) -> str:
     """The report page as an HTML string."""
     figs: dict[str, tuple[str, Figure]] = {
-        "map": ("Map of run 0: zones, sensors, truth and confirmed tracks", _map(zones, registry, map_data)),
+        "map": (
+            "Map of run 0: zones, sensors, truth and confirmed tracks",
+            _map(zones, registry, map_data, extent_m),
+        ),
         "gospa": ("GOSPA over time", _gospa(card)),
         "warning": ("Warning-time histogram per threat type", _warning(card)),
         "pd_range": ("Pd against range per sensor", _pd_range(card)),
@@ -317,5 +330,7 @@ def write_report(
         zones = scenario_zones(scenario)
         registry = sensor_registry(scenario)
     p = Path(path)
-    p.write_text(render_report(card, zones=zones, registry=registry, map_data=map_data), encoding="utf-8")
+    extent = None if scenario is None else float(scenario.extent_m)
+    page = render_report(card, zones=zones, registry=registry, map_data=map_data, extent_m=extent)
+    p.write_text(page, encoding="utf-8")
     return p
