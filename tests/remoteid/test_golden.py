@@ -260,3 +260,19 @@ def test_dji_droneid_matches_reference(shared_data: Path) -> None:
             seen += 1
         assert not result.errors, result.errors
     assert seen == len(expected)
+
+
+def test_authentication_pages_assemble(shared_data: Path) -> None:
+    from skyfence.detect.remoteid.messages import assemble_authentication, odid_time
+
+    result = decode_capture(
+        need(shared_data, "bkerler-droneid-pcaps/wireless_RID_test_linux_transmitter.pcapng")
+    )
+    pages = [m for dp in result.decoded for m in dp.messages() if isinstance(m, Authentication)]
+    assert sorted({p.page_number for p in pages}) == [0, 1, 2]
+    data = assemble_authentication(pages)
+    assert data == b"12345678901234567" + b"12345678901234567890123" * 2
+    assert len(data) == 63
+    assert assemble_authentication([p for p in pages if p.page_number != 1]) is None
+    # 28,000,000 s after 2019-01-01 is 2019-11-16.
+    assert odid_time(pages[0].timestamp or 0) == 1546300800 + 28_000_000

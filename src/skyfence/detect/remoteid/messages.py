@@ -16,7 +16,7 @@ position 1e-7 deg, timestamp 0.1 s after the full hour (Location) or 1 s after
 from __future__ import annotations
 
 import struct
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from skyfence.errors import DecodeError
@@ -43,6 +43,7 @@ __all__ = [
     "SelfID",
     "SingleMessage",
     "System",
+    "assemble_authentication",
     "decode_authentication",
     "decode_basic_id",
     "decode_location",
@@ -52,6 +53,7 @@ __all__ = [
     "decode_self_id",
     "decode_system",
     "message_record",
+    "odid_time",
     "timestamp_accuracy_s",
 ]
 
@@ -126,6 +128,12 @@ VERTICAL_ACCURACY_M = (_NAN, 1e9, 150.0, 45.0, 25.0, 10.0, 3.0, 1.0) + (_NAN,) *
 BARO_ACCURACY_M = VERTICAL_ACCURACY_M
 #: Upper bound in m/s of each speed accuracy category.
 SPEED_ACCURACY_MPS = (_NAN, 1e9, 10.0, 3.0, 1.0, 0.3) + (_NAN,) * 10
+
+
+def odid_time(seconds: int) -> float:
+    """A System / Authentication timestamp (seconds after 2019-01-01) as UTC epoch seconds;
+    NaN for 0, which the standard uses for "not set"."""
+    return _NAN if seconds == 0 else float(ODID_EPOCH + seconds)
 
 
 def timestamp_accuracy_s(code: int) -> float:
@@ -335,6 +343,24 @@ def decode_authentication(msg: bytes) -> Authentication:
         last, length, ts = struct.unpack_from("<BBI", msg, 2)
         return Authentication(auth_type, 0, last, length, ts, bytes(msg[8:25]), version)
     return Authentication(auth_type, page, None, None, None, bytes(msg[2:25]), version)
+
+
+def assemble_authentication(pages: Iterable[Authentication]) -> bytes | None:
+    """The authentication data spread over pages 0..last_page_index (the latest copy of each
+    page wins), cut to page 0's length; ``None`` while a page is still missing."""
+    latest: dict[int, Authentication] = {}
+    for page in pages:
+        latest[page.page_number] = page
+    first = latest.get(0)
+    if first is None or first.last_page_index is None or first.length is None:
+        return None
+    parts = []
+    for k in range(first.last_page_index + 1):
+        got = latest.get(k)
+        if got is None or got.auth_type != first.auth_type:
+            return None
+        parts.append(got.data)
+    return b"".join(parts)[: first.length]
 
 
 def decode_self_id(msg: bytes) -> SelfID:
