@@ -58,7 +58,10 @@ class DecodedPayload:
 
 @dataclass(slots=True)
 class CaptureDecode:
-    """Everything decoded from a capture, and what could not be (``errors``: reason → count)."""
+    """Everything decoded from a capture, and what could not be (``errors``: reason → count).
+
+    Mutable on purpose: it accumulates while frames stream in, so a capture that breaks off
+    half way still returns what came before the damage."""
 
     decoded: list[DecodedPayload] = field(default_factory=list)
     errors: Counter[str] = field(default_factory=Counter)

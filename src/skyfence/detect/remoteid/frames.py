@@ -51,7 +51,7 @@ ODID_UUID16 = 0xFFFA
 ODID_APP_CODE = 0x0D
 
 Transport = Literal["wifi_beacon", "wifi_nan", "bt_legacy", "bt_extended"]
-Protocol = Literal["astm", "dji"]
+RemoteIdProtocol = Literal["astm", "dji"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,7 +66,7 @@ class Payload:
     index: int
     t: float
     transport: Transport
-    protocol: Protocol
+    protocol: RemoteIdProtocol
     address: str
     counter: int
     data: bytes
