@@ -85,6 +85,11 @@ def test_cli_bad_input_is_one_line_exit_2(tmp_path: Path, capsys: pytest.Capture
     bad.write_text("gospa_c: -1\n")
     assert main(["exercise", "run", str(SHORT), "--out", str(tmp_path), "--score-config", str(bad)]) == 2
     assert "gospa_c" in capsys.readouterr().err
+    track = tmp_path / "track.yaml"
+    track.write_text("management: {confirm_m: 0}\n")
+    assert main(["exercise", "run", str(SHORT), "--out", str(tmp_path), "--track-config", str(track)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "confirm_m" in err
 
 
 def test_frontier() -> None:
@@ -148,3 +153,12 @@ def test_cot_streams_run_zero_to_a_tak_listener(tmp_path: Path) -> None:
     # Run 0 only: one connection, track events every step and the FPV's alert marker.
     assert text.count("<event") > 20
     assert 'type="a-' in text
+
+
+def test_stage_configs_reach_the_tracker(tmp_path: Path) -> None:
+    base = run_exercise(SHORT, 1, workers=0, report=False)
+    # Confirming on the first hit makes tracks confirmed sooner.
+    eager = run_exercise(
+        SHORT, 1, workers=0, report=False, tracker_config={"management": {"confirm_m": 1, "confirm_n": 1}}
+    )
+    assert eager.mean("time_to_confirmed_track_s") < base.mean("time_to_confirmed_track_s")

@@ -50,13 +50,15 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Run a scenario many times with different seeds through the real pipeline and score it."""
         from skyfence.cli._common import console, emit_json, progress
-        from skyfence.evaluate.montecarlo import load_score_config, run_exercise
+        from skyfence.evaluate.montecarlo import load_score_config, load_stage_config, run_exercise
         from skyfence.evaluate.scorecard import scorecard_table
         from skyfence.simulate import load_scenario
 
         # Bad input fails here, in one line, before any progress bar is drawn.
         load_scenario(scenario)
         score = load_score_config(score_config)
+        tracker = load_stage_config(track_config, "track")
+        assess = load_stage_config(assess_config, "assess")
         t0 = time.perf_counter()
         with progress() as bar:
             task = bar.add_task(f"exercise {scenario.name}", total=runs)
@@ -69,8 +71,8 @@ def register(app: typer.Typer) -> None:
                 keep=keep,
                 cot_url=cot,
                 score_config=score,
-                tracker_config=track_config,
-                assess_config=assess_config,
+                tracker_config=tracker,
+                assess_config=assess,
                 base_seed=seed,
                 on_progress=lambda done, total: bar.update(task, completed=done),
             )

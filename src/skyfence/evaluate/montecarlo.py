@@ -39,6 +39,7 @@ __all__ = [
     "aggregate",
     "execute",
     "load_score_config",
+    "load_stage_config",
     "make_tasks",
     "run_exercise",
     "run_one",
@@ -273,6 +274,25 @@ def aggregate(
     )
 
 
+def load_stage_config(value: str | Path | dict[str, Any] | None, stage: str) -> dict[str, Any] | None:
+    """A tracker/assessor config validated here (bad files fail before any run starts) and
+    passed to the workers as a plain dict."""
+    if value is None:
+        return None
+    if stage == "track":
+        from skyfence.track import TrackerConfig
+
+        cfg: Any = (
+            TrackerConfig.model_validate(value) if isinstance(value, dict) else TrackerConfig.from_yaml(value)
+        )
+    else:
+        from skyfence.assess import AssessConfig
+
+        cfg = AssessConfig.model_validate(value) if isinstance(value, dict) else AssessConfig.from_yaml(value)
+    out: dict[str, Any] = cfg.model_dump(mode="json")
+    return out
+
+
 def _load_yaml_dict(path: str | Path | None, what: str) -> dict[str, Any] | None:
     if path is None:
         return None
@@ -375,12 +395,8 @@ def run_exercise(
         out_dir=out,
         keep=keep,
         cot_url=cot_url,
-        tracker_config=tracker_config
-        if isinstance(tracker_config, dict)
-        else _load_yaml_dict(tracker_config, "tracker config"),
-        assess_config=assess_config
-        if isinstance(assess_config, dict)
-        else _load_yaml_dict(assess_config, "assess config"),
+        tracker_config=load_stage_config(tracker_config, "track"),
+        assess_config=load_stage_config(assess_config, "assess"),
     )
     n_workers = (os.cpu_count() or 1) if workers is None else workers
     results = execute(tasks, n_workers, ray_address, on_progress)
