@@ -6,6 +6,8 @@ import math
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from skyfence.evaluate.gospa import gospa
 from skyfence.evaluate.metrics import ScoreConfig, associate, macro_f1, score_run
@@ -155,3 +157,91 @@ def test_scoring_keeps_a_valid_previous_pair_clear_mot_style() -> None:
     assert fresh.tolist() == [1, 0]
     far = _match(truth, tracks, np.array([100, 101]), ids, {100: 7}, cutoff=5.0)
     assert far.tolist() == [1, 0]
+
+
+@settings(max_examples=60)
+@given(seed=st.integers(0, 2**32 - 1), steps=st.integers(0, 25), n_targets=st.integers(0, 6))
+def test_score_run_on_random_runs_gives_bounded_metrics(seed: int, steps: int, n_targets: int) -> None:
+    """Whatever the tracker and assessor produce, every share stays in [0, 1], every count
+    and time is non-negative, and GOSPA's parts add up."""
+    rng = np.random.default_rng(seed)
+    zone = Zone("z", [[0, 0], [300, 0], [300, 300], [0, 300]])
+    infos = [
+        TargetInfo(
+            i,
+            f"t{i}",
+            "fpv",
+            str(rng.choice(["fpv", "bird", "multirotor"])),
+            str(rng.choice(["threat", "benign"])),
+            link=str(rng.choice(["fiber", "elrs_900"])),
+            group=int(rng.integers(0, 2)) if rng.random() < 0.5 else None,
+            zone="z",
+        )
+        for i in range(n_targets)
+    ]
+    rec = RunRecorder(SENSORS, [zone])
+    pos = rng.uniform(-500, 800, (n_targets, 6))
+    pos[:, 2] = 30
+    for k in range(steps):
+        t = float(k)
+        pos[:, :2] += rng.normal(0, 30, (n_targets, 2))
+        alive = rng.random(n_targets) < 0.9
+        truth = Truth(np.full(int(alive.sum()), t), np.flatnonzero(alive), pos[alive], targets=infos)
+        n_tr = int(rng.integers(0, n_targets + 3))
+        src = rng.integers(0, max(n_targets, 1), n_tr) if n_targets else np.zeros(n_tr, int)
+        xs = pos[src] + rng.normal(0, 40, (n_tr, 6)) if n_targets else rng.uniform(-500, 800, (n_tr, 6))
+        probs = rng.dirichlet(np.ones(6), n_tr)
+        tracks = Tracks(
+            t,
+            rng.integers(0, 8, n_tr) * 100 + np.arange(n_tr),
+            xs,
+            np.tile(np.eye(6), (n_tr, 1, 1)),
+            probs,
+            rng.integers(0, 3, n_tr),
+            rf_silent=rng.random(n_tr),
+            group_id=rng.integers(-1, 2, n_tr),
+        )
+        n_det = int(rng.integers(0, 5))
+        det = Detections(
+            "s1",
+            "position",
+            np.full(n_det, t),
+            rng.uniform(-500, 800, (n_det, 2)),
+            np.tile(np.eye(2), (n_det, 1, 1)),
+        )
+        sources = rng.integers(-1, max(n_targets, 1), n_det)
+        alerts = []
+        if n_tr and rng.random() < 0.3:
+            alerts.append(
+                Alert(
+                    f"a{k}",
+                    t,
+                    int(tracks.id[0]),
+                    "z",
+                    ThreatLevel.HIGH,
+                    AlertState.NEW,
+                    10.0,
+                    "r",
+                    group_id=int(rng.integers(-1, 2)),
+                )
+            )
+        rec.add_step(t, truth, [det], [sources], tracks, alerts)
+    s = score_run(rec.finish())
+    m = s.metrics
+    for name, v in m.items():
+        assert not math.isinf(v), name
+        if math.isnan(v):
+            continue
+        assert v >= 0, name
+        if (
+            name.startswith("pd")
+            or name.endswith(("_share", "_share_min", "purity", "recall", "rate", "accuracy"))
+            or name == "macro_f1"
+        ):
+            assert v <= 1.0 + 1e-12, name
+    if steps:
+        cfg = ScoreConfig()
+        assert (
+            m["gospa"] ** cfg.gospa_p <= m["gospa_localisation"] + m["gospa_missed"] + m["gospa_false"] + 1e-6
+        )
+    assert s.confusion.sum() <= len({int(t) for t in rec.finish().track_id})

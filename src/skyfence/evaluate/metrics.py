@@ -285,7 +285,7 @@ def _first_time(
 ) -> NDArray[np.float64]:
     """Earliest ``t`` per id in ``ids`` (``nan`` when the id never occurs)."""
     out = np.full(ids.shape[0], np.inf)
-    if who.shape[0]:
+    if who.shape[0] and ids.shape[0]:
         idx = np.searchsorted(ids, who)
         ok = (idx < ids.shape[0]) & (ids[np.minimum(idx, ids.shape[0] - 1)] == who)
         np.minimum.at(out, idx[ok], t[ok])
