@@ -13,7 +13,14 @@ import numpy as np
 import pytest
 from conftest import SCENARIOS
 
-from skyfence.model.records import detection_records, read_detections, read_sensors, read_truth, write_jsonl
+from skyfence.model.records import (
+    detection_records,
+    read_detections,
+    read_sensors,
+    read_truth,
+    truth_records,
+    write_jsonl,
+)
 from skyfence.model.scenario import Scenario
 from skyfence.simulate import (
     EXERCISE_FILES,
@@ -24,7 +31,7 @@ from skyfence.simulate import (
     simulate,
     write_exercise,
 )
-from skyfence.simulate.fastjson import detection_lines
+from skyfence.simulate.fastjson import TruthLines, detection_lines
 
 WriteDoc = Callable[[dict[str, Any] | str, str], Path]
 FLAGSHIP = SCENARIOS / "border-incursion.yaml"
@@ -188,7 +195,11 @@ def test_fast_writer_matches_the_record_writer(tmp_path: Path) -> None:
 
     sc = _shorter(load_scenario(FLAGSHIP), 150)
     seen_kinds = set()
+    truth_lines = TruthLines()
     for step in simulate(sc, seed=1):
+        buf = io.StringIO()
+        write_jsonl(buf, truth_records(step.truth))
+        assert truth_lines(step.truth) == buf.getvalue()
         for d in step.detections:
             buf = io.StringIO()
             write_jsonl(buf, detection_records(d))

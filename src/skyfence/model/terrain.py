@@ -152,17 +152,22 @@ class Terrain:
             return np.full(np.broadcast(ea, na).shape, self.level_m)
         g = self.heights
         ny, nx = g.shape
-        fx = np.clip((ea - self.origin[0]) / self.spacing[0], 0.0, nx - 1.0)
-        fy = np.clip((na - self.origin[1]) / self.spacing[1], 0.0, ny - 1.0)
+        fx = np.clip((ea - self.origin[0]) * (1.0 / self.spacing[0]), 0.0, nx - 1.0)
+        fy = np.clip((na - self.origin[1]) * (1.0 / self.spacing[1]), 0.0, ny - 1.0)
         ix = np.minimum(fx.astype(np.intp), nx - 2)
         iy = np.minimum(fy.astype(np.intp), ny - 2)
         wx = fx - ix
         wy = fy - iy
-        h00 = g[iy, ix]
-        h01 = g[iy, ix + 1]
-        h10 = g[iy + 1, ix]
-        h11 = g[iy + 1, ix + 1]
-        out: NDArray[np.float64] = (h00 * (1 - wx) + h01 * wx) * (1 - wy) + (h10 * (1 - wx) + h11 * wx) * wy
+        # Flat indices and np.take: measurably faster than 2-D fancy indexing.
+        flat = g.ravel()
+        base = iy * nx + ix
+        h00 = np.take(flat, base)
+        h01 = np.take(flat, base + 1)
+        h10 = np.take(flat, base + nx)
+        h11 = np.take(flat, base + (nx + 1))
+        lower = h00 + (h01 - h00) * wx
+        upper = h10 + (h11 - h10) * wx
+        out: NDArray[np.float64] = lower + (upper - lower) * wy
         return out
 
     def line_of_sight(self, a: ArrayLike, b: ArrayLike, step_m: float | None = None) -> NDArray[np.bool_]:

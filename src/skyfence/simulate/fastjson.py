@@ -1,9 +1,11 @@
-"""Detection batches to JSON Lines, column by column.
+"""Detection batches and truth points to JSON Lines, column by column.
 
-Produces exactly the bytes of ``write_jsonl(f, detection_records(det))`` (compact
-separators, ``float.__repr__`` for numbers, non-finite attribute values as ``null``) but
-formats each column once per batch instead of building a dict per row, and writes a
-covariance shared by every row of a batch only once. A test holds the two equal.
+Produces exactly the bytes of ``write_jsonl(f, detection_records(det))`` and
+``write_jsonl(f, truth_records(truth))`` (compact separators, ``float.__repr__`` for
+numbers, non-finite attribute values as ``null``) but formats each column once per batch
+instead of building a dict per row, writes a covariance shared by every row of a batch
+only once, and encodes each target's static truth fields once per run. Tests hold the
+fast and the record writers equal.
 """
 
 from __future__ import annotations
@@ -16,8 +18,9 @@ import numpy as np
 from numpy.typing import NDArray
 
 from skyfence.model.detections import Detections
+from skyfence.model.truth import TargetInfo, Truth
 
-__all__ = ["detection_lines"]
+__all__ = ["TruthLines", "detection_lines"]
 
 _dumps = json.JSONEncoder(separators=(",", ":"), allow_nan=False).encode
 
@@ -92,3 +95,63 @@ def detection_lines(det: Detections) -> str:
             line += name + values[i]
         parts.append(line + "}\n")
     return "".join(parts)
+
+
+class TruthLines:
+    """Truth points to JSON Lines; the static part of each target's record is encoded
+    once and reused for every point of that target."""
+
+    def __init__(self) -> None:
+        self._static: dict[int, str] = {}
+        self._infos: tuple[TargetInfo, ...] | None = None
+        self._by_id: dict[int, TargetInfo] = {}
+
+    def _middle(self, tid: int) -> str:
+        s = self._static.get(tid)
+        if s is None:
+            ti = self._by_id.get(tid)
+            if ti is None:
+                s = ""
+            else:
+                rec: dict[str, Any] = {
+                    "name": ti.name,
+                    "behaviour": ti.behaviour,
+                    "cls": ti.cls,
+                    "role": ti.role,
+                    "link": ti.link,
+                    "flags": list(ti.flags),
+                    "group": ti.group,
+                    "relay": ti.relay,
+                    "zone": ti.zone,
+                }
+                if ti.serial is not None:
+                    rec["serial"] = ti.serial
+                if ti.icao is not None:
+                    rec["icao"] = ti.icao
+                s = "," + _dumps(rec)[1:-1]
+            self._static[tid] = s
+        return s
+
+    def __call__(self, truth: Truth) -> str:
+        if truth.targets is not self._infos:
+            self._infos = truth.targets
+            self._by_id = {ti.id: ti for ti in truth.targets}
+            self._static = {}
+        parts: list[str] = []
+        x = truth.x.tolist()
+        t = truth.t.tolist()
+        em = truth.emitting.tolist()
+        for i, tid in enumerate(truth.target.tolist()):
+            parts.append(
+                '{"t":'
+                + repr(t[i])
+                + ',"target":'
+                + str(tid)
+                + self._middle(tid)
+                + ',"x":'
+                + _vec(x[i])
+                + ',"emitting":'
+                + ("true" if em[i] else "false")
+                + "}\n"
+            )
+        return "".join(parts)

@@ -123,6 +123,12 @@ def _geometry(
     return r, az, el
 
 
+def _near(pos: NDArray[np.float64], origin: NDArray[np.float64], max_range: float) -> NDArray[np.intp]:
+    """Indices of the points within ``max_range`` (cheap test before any trigonometry)."""
+    d = pos - origin
+    return np.flatnonzero(np.einsum("ij,ij->i", d, d) <= max_range * max_range)
+
+
 def _fspl_db(r: NDArray[np.float64], freq_hz: NDArray[np.float64] | float) -> NDArray[np.float64]:
     """Free-space path loss (dB) at range ``r`` metres (clamped to 1 m)."""
     out: NDArray[np.float64] = 20.0 * np.log10(np.maximum(r, 1.0)) + 20.0 * np.log10(freq_hz) - 147.55
@@ -232,20 +238,21 @@ class RadarModel(_Base):
 
     def scan(self, scene: Scene) -> tuple[Detections, NDArray[np.int64]]:
         rng = self.rng
-        r, az, el = _geometry(scene.pos, self.origin)
-        cand = (r <= self.max_range) & (el >= self.min_el) & (el <= self.max_el) & self._in_sector(az)
-        k = np.flatnonzero(cand)
+        k = _near(scene.pos, self.origin, self.max_range)
+        r, az, el = _geometry(scene.pos[k], self.origin)
+        cand = (el >= self.min_el) & (el <= self.max_el) & self._in_sector(az)
         if len(k):
-            k = k[self._visible(scene.pos[k])]
+            cand[cand] = self._visible(scene.pos[k[cand]])
+        k, r, az, el = k[cand], r[cand], az[cand], el[cand]
         rcs = scene.table.rcs_m2[scene.ids[k]]
         los = scene.pos[k] - self.origin
-        vr = np.einsum("ij,ij->i", scene.vel[k], los) / np.maximum(r[k], 1e-9)
-        sinr = self.sinr(r[k], rcs, el[k], vr)
+        vr = np.einsum("ij,ij->i", scene.vel[k], los) / np.maximum(r, 1e-9)
+        sinr = self.sinr(r, rcs, el, vr)
         power = (1.0 + sinr) * rng.standard_exponential(len(k))
         hit = power > self.threshold
         k, power = k[hit], power[hit]
         m = len(self.sigma)
-        z_true = np.column_stack([r[k], az[k], el[k]])[:, :m]
+        z_true = np.column_stack([r[hit], az[hit], el[hit]])[:, :m]
         z = z_true + rng.standard_normal((len(k), m)) * self.sigma
         # Clutter: uniform in the coverage volume (r ∝ U^(1/3), sin(el) uniform).
         n_fa = int(rng.poisson(self.spec.clutter_rate))
@@ -401,10 +408,10 @@ class AcousticModel(_Base):
 
     def scan(self, scene: Scene) -> tuple[Detections, NDArray[np.int64]]:
         rng = self.rng
-        r0, _, _ = _geometry(scene.pos, self.origin)
-        k = np.flatnonzero(r0 <= self.max_range)
+        k = _near(scene.pos, self.origin, self.max_range)
+        r0 = np.linalg.norm(scene.pos[k] - self.origin, axis=1)
         # Sound left the target r/c seconds ago.
-        heard = scene.pos[k] - scene.vel[k] * (r0[k] / SPEED_OF_SOUND)[:, None]
+        heard = scene.pos[k] - scene.vel[k] * (r0 / SPEED_OF_SOUND)[:, None]
         r, az, el = _geometry(heard, self.origin)
         mean = 10.0 ** ((self.snr_db(r, scene.table.source_db[scene.ids[k]]) - self.spec.threshold_db) / 10.0)
         inst = mean * rng.standard_exponential(len(k))
@@ -497,20 +504,21 @@ class CameraModel(_Base):
         pan = self.pan(scene.t - self.env.epoch)
         tilt = math.radians(s.tilt_deg)
         half_h, half_v = math.radians(s.hfov_deg) / 2.0, math.radians(s.vfov_deg) / 2.0
-        r, az, el = _geometry(scene.pos, self.origin)
+        k = _near(scene.pos, self.origin, self.max_range)
+        r, az, el = _geometry(scene.pos[k], self.origin)
         daz = np.mod(az - pan + math.pi, TWO_PI) - math.pi
-        cand = (r <= self.max_range) & (np.abs(daz) <= half_h) & (np.abs(el - tilt) <= half_v)
-        k = np.flatnonzero(cand)
+        cand = (np.abs(daz) <= half_h) & (np.abs(el - tilt) <= half_v)
         if len(k):
-            k = k[self._visible(scene.pos[k])]
+            cand[cand] = self._visible(scene.pos[k[cand]])
+        k, r, az, el = k[cand], r[cand], az[cand], el[cand]
         size = scene.table.size_m[scene.ids[k]]
-        pd = self.pd(r[k], size)
+        pd = self.pd(r, size)
         hit = rng.uniform(size=len(k)) < pd
-        k = k[hit]
-        px = self.pixels(r[k], scene.table.size_m[scene.ids[k]])
+        k, r, az, el = k[hit], r[hit], az[hit], el[hit]
+        px = self.pixels(r, scene.table.size_m[scene.ids[k]])
         quality = self.light_factor * px**2 / (px**2 + (2.0 * s.px50) ** 2)
         lik = self._lik(scene.table.cls_idx[scene.ids[k]], quality)
-        z = np.column_stack([az[k], el[k]]) + rng.standard_normal((len(k), 2)) * self.sigma
+        z = np.column_stack([az, el]) + rng.standard_normal((len(k), 2)) * self.sigma
         n_fa = int(rng.poisson(s.clutter_rate))
         zc = np.column_stack(
             [pan + rng.uniform(-half_h, half_h, n_fa), tilt + rng.uniform(-half_v, half_v, n_fa)]
@@ -554,11 +562,13 @@ class RemoteIdModel(_Base):
     def scan(self, scene: Scene) -> tuple[Detections, NDArray[np.int64]]:
         rng = self.rng
         tab = scene.table
-        r, _, _ = _geometry(scene.pos, self.origin)
-        k = np.flatnonzero(tab.remote_id[scene.ids] & (r <= self.max_range))
-        if len(k):
-            k = k[self._visible(scene.pos[k])]
-        hit = rng.uniform(size=len(k)) < self.pd(r[k])
+        k = np.flatnonzero(tab.remote_id[scene.ids])
+        r = np.linalg.norm(scene.pos[k] - self.origin, axis=1)
+        near = r <= self.max_range
+        if near.any():
+            near[near] = self._visible(scene.pos[k[near]])
+        k, r = k[near], r[near]
+        hit = rng.uniform(size=len(k)) < self.pd(r)
         k = k[hit]
         ids = scene.ids[k]
         z = scene.pos[k] + tab.spoof_offset[ids] + rng.standard_normal((len(k), 3)) * self.sigma
@@ -600,8 +610,8 @@ class AdsbModel(_Base):
     def scan(self, scene: Scene) -> tuple[Detections, NDArray[np.int64]]:
         rng = self.rng
         tab = scene.table
-        r, _, _ = _geometry(scene.pos, self.origin)
-        k = np.flatnonzero(tab.adsb[scene.ids] & (r <= self.max_range))
+        k = np.flatnonzero(tab.adsb[scene.ids])
+        k = k[np.linalg.norm(scene.pos[k] - self.origin, axis=1) <= self.max_range]
         hit = rng.uniform(size=len(k)) >= self.spec.msg_loss
         k = k[hit]
         ids = scene.ids[k]

@@ -16,9 +16,9 @@ import yaml
 from skyfence.errors import ScenarioError
 from skyfence.model.classes import CLASSES
 from skyfence.model.geojson import zones_to_geojson
-from skyfence.model.records import truth_records, write_jsonl, write_sensors
+from skyfence.model.records import write_sensors
 from skyfence.model.scenario import Scenario
-from skyfence.simulate.fastjson import detection_lines
+from skyfence.simulate.fastjson import TruthLines, detection_lines
 from skyfence.simulate.loader import scenario_terrain, scenario_zones
 from skyfence.simulate.runner import sensor_registry, simulate
 from skyfence.simulate.world import World
@@ -77,8 +77,10 @@ def write_exercise(
         (out / "detections.jsonl").open("w", encoding="utf-8", buffering=_BUF) as f_det,
         (out / "associations.jsonl").open("w", encoding="utf-8", buffering=_BUF) as f_assoc,
     ):
+        truth_lines = TruthLines()
         for done, step in enumerate(simulate(scenario, run_seed), start=1):
-            truth_points += write_jsonl(f_truth, truth_records(step.truth))
+            f_truth.write(truth_lines(step.truth))
+            truth_points += len(step.truth)
             for det, src in zip(step.detections, step.sources, strict=True):
                 n = len(det)
                 if n == 0:
