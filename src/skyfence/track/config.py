@@ -40,9 +40,9 @@ class MotionConfig(_Strict):
     q_horizontal: float = Field(1.0, gt=0)
     q_vertical: float = Field(0.5, gt=0)
     #: IMM coordinated-turn rate (rad/s); modes are CV, CT(+w), CT(-w), manoeuvre/hover.
-    turn_rate: float = Field(0.5, gt=0)
+    turn_rate: float = Field(0.6, gt=0)
     #: Process noise of the manoeuvre (near-hover / dive) mode, m^2/s^3.
-    q_manoeuvre: float = Field(60.0, gt=0)
+    q_manoeuvre: float = Field(20.0, gt=0)
     #: Velocity decay time constant of the near-hover mode, s.
     hover_tau_s: float = Field(2.0, gt=0)
     #: Expected time between mode switches, s (sets the IMM transition matrix).

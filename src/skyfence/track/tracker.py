@@ -500,6 +500,10 @@ class Tracker:
             free_det[dr] = False
         hit = np.zeros(n, dtype=bool)
         hit[tr] = True
+        if cfg.association.method == "jpda":
+            # In clutter every gate holds something: count a hit only where a detection
+            # more likely came from the track than not, so M-of-N still measures quality.
+            hit &= beta0 < 0.5
         assoc = det_track >= 0
         if assoc.any():
             rows = det_track[assoc]
@@ -637,18 +641,19 @@ class Tracker:
                 pos = np.minimum(np.searchsorted(live, ids), max(n - 1, 0))
                 found = (ids >= 0) & (n > 0) & (live[pos] == ids) if n else np.zeros(ids.size, bool)
                 assoc.append(AssocBatch(sid, np.where(found, pos, -1).astype(np.int64), det))
+            # Copies, read-only: inference may keep the view while the state moves on.
             view = TrackView(
                 t=self._t,
-                ids=c["id"],
-                x=x,
-                P=P,
-                status=c["status"],
-                age_s=self._t - c["born"],
-                last_update_t=c["last"],
-                last_seen_by=c["seen"],
+                ids=_frozen(c["id"], np.int64),
+                x=_frozen(x, np.float64),
+                P=_frozen(P, np.float64),
+                status=_frozen(c["status"], np.int8),
+                age_s=_frozen(self._t - c["born"], np.float64),
+                last_update_t=_frozen(c["last"], np.float64),
+                last_seen_by=_frozen(c["seen"], np.float64),
                 sensors=registry,
-                cls_lik=c["cls_lik"],
-                identity=c["identity"],
+                cls_lik=_frozen(c["cls_lik"], np.float64),
+                identity=_frozen(c["identity"], np.str_),
                 assoc=tuple(assoc),
             )
             infer = self._infer.update(view)
