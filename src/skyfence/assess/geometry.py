@@ -53,6 +53,8 @@ class ZoneSet:
     edge_b: NDArray[np.float64]
     edge_zone: NDArray[np.int64]
     edge_start: NDArray[np.int64]
+    center: NDArray[np.float64]
+    radius: NDArray[np.float64]
 
     @property
     def ids(self) -> tuple[str, ...]:
@@ -102,6 +104,8 @@ class ZoneSet:
             edge_b=np.concatenate(b_parts) if b_parts else np.zeros((0, 2)),
             edge_zone=np.concatenate(zone_idx) if zone_idx else np.zeros(0, np.int64),
             edge_start=np.array(starts, dtype=np.int64),
+            center=np.array([p.mean(axis=0) for p in a_parts]).reshape(-1, 2),
+            radius=np.array([np.hypot(*(p - p.mean(axis=0)).T).max() for p in a_parts]),
         )
 
 
@@ -116,19 +120,23 @@ def _altitude_window(
 ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
     """``[t0, t1]`` (``[N, Z]``, from now on) during which the straight-line height is
     between each zone's floor and ceiling; ``t1 < t0`` when never."""
+    floor = zs.floor_m[None, :]
+    ceil = zs.ceiling_m[None, :]
     u2 = u[:, None]
-    vu2 = vu[:, None]
-    inside_now = (zs.floor_m[None, :] <= u2) & (u2 <= zs.ceiling_m[None, :])
-    moving = (vu2 != 0) & known[:, None]
-    with np.errstate(divide="ignore", invalid="ignore"):
-        tf = (zs.floor_m[None, :] - u2) / np.where(moving, vu2, 1.0)
-        tc = (zs.ceiling_m[None, :] - u2) / np.where(moving, vu2, 1.0)
-    lo = np.where(moving, np.minimum(tf, tc), np.where(inside_now | ~known[:, None], 0.0, np.inf))
-    hi = np.where(moving, np.maximum(tf, tc), np.where(inside_now | ~known[:, None], np.inf, -np.inf))
-    # An infinite floor makes (−inf − u)/v a signed infinity, which is what we want.
-    lo = np.nan_to_num(lo, nan=0.0, posinf=np.inf, neginf=-np.inf)
-    hi = np.nan_to_num(hi, nan=np.inf, posinf=np.inf, neginf=-np.inf)
-    return np.maximum(lo, 0.0), hi
+    level_ok = ~known[:, None] | ((floor <= u2) & (u2 <= ceil))
+    lo = np.where(level_ok, 0.0, np.inf)
+    hi = np.where(level_ok, np.inf, -np.inf)
+    moving = np.flatnonzero(known & (vu != 0))
+    if moving.size:
+        # vU is finite and non-zero here, so an infinite floor gives a signed infinity.
+        inv = 1.0 / vu[moving, None]
+        um = u[moving, None]
+        tf = (floor - um) * inv
+        tc = (ceil - um) * inv
+        lo[moving] = np.minimum(tf, tc)
+        hi[moving] = np.maximum(tf, tc)
+    np.maximum(lo, 0.0, out=lo)
+    return lo, hi
 
 
 def time_to_zone(
@@ -157,22 +165,28 @@ def time_to_zone(
     inside_at_c = shapely.intersects_xy(zs.polygons[None, :], px, py)
 
     # Ray p + v t against edge a + d s: t = (a−p)×d / v×d, s = (a−p)×v / v×d.
-    d = zs.edge_b - zs.edge_a  # [S, 2]
+    # Counter-clockwise rings keep the interior on the left, so the ray enters through
+    # an edge exactly when v×d < 0; only those need the division.
+    dx = (zs.edge_b[:, 0] - zs.edge_a[:, 0])[None, :]
+    dy = (zs.edge_b[:, 1] - zs.edge_a[:, 1])[None, :]
     ap_x = zs.edge_a[None, :, 0] - pos[:, 0:1]  # [N, S]
     ap_y = zs.edge_a[None, :, 1] - pos[:, 1:2]
     vx = vel[:, 0:1]
     vy = vel[:, 1:2]
-    denom = vx * d[None, :, 1] - vy * d[None, :, 0]
-    ok = np.abs(denom) > 1e-12
-    safe = np.where(ok, denom, 1.0)
-    t = (ap_x * d[None, :, 1] - ap_y * d[None, :, 0]) / safe
-    s = (ap_x * vy - ap_y * vx) / safe
-    # Counter-clockwise rings keep the interior on the left: entering means d × v > 0.
-    entering = -denom > 0
+    denom = vx * dy - vy * dx
+    enter = denom < 0.0
+    num_s = ap_x * vy - ap_y * vx
+    # 0 <= s <= 1 with denom < 0, without dividing (a hair of tolerance for corners).
+    enter &= num_s <= -1e-12 * denom
+    enter &= num_s >= (1.0 + 1e-12) * denom
+    t = ap_x * dy
+    t -= ap_y * dx
+    t /= np.where(enter, denom, -1.0)
     ze = zs.edge_zone
-    hit = ok & entering & (s >= -1e-12) & (s <= 1.0 + 1e-12) & (t >= c[:, ze]) & (t <= t1[:, ze])
-    t_hit = np.where(hit, t, np.inf)
-    first = np.minimum.reduceat(t_hit, zs.edge_start, axis=1)
+    enter &= t >= c[:, ze]
+    enter &= t <= t1[:, ze]
+    t[~enter] = np.inf
+    first = np.minimum.reduceat(t, zs.edge_start, axis=1)
     out: NDArray[np.float64] = np.where(window & inside_at_c, c, np.where(window, first, np.inf))
     return out
 
@@ -253,8 +267,17 @@ def enter_probability(
     m = sel.size
     flat = draws.reshape(m * samples, 6)
     known_flat = np.repeat(known, samples)
-    ttz = time_to_zone(flat[:, :3], flat[:, 3:], zs, known_flat).reshape(m, samples, nz)
-    out[sel] = np.mean(ttz <= horizon_s, axis=1)
+    # A sample can only enter a zone within the horizon if it can reach the zone's
+    # bounding circle: the exact ray test runs on those samples only.
+    gap = (
+        np.hypot(flat[:, None, 0] - zs.center[None, :, 0], flat[:, None, 1] - zs.center[None, :, 1])
+        - zs.radius
+    )
+    reach = (gap <= np.hypot(flat[:, 3], flat[:, 4])[:, None] * horizon_s).any(axis=1)
+    ttz = np.full((m * samples, nz), np.inf)
+    if reach.any():
+        ttz[reach] = time_to_zone(flat[reach, :3], flat[reach, 3:], zs, known_flat[reach])
+    out[sel] = np.mean(ttz.reshape(m, samples, nz) <= horizon_s, axis=1)
     return out
 
 
@@ -265,8 +288,12 @@ def zone_geometry(
     horizon_s: float,
     samples: int = 32,
     gate_sigma: float = 4.0,
+    sample_rows: NDArray[np.bool_] | None = None,
 ) -> ZoneGeometry:
-    """All per (track, zone) quantities for ``N`` states ``x[N, 6]`` with covariance ``P``."""
+    """All per (track, zone) quantities for ``N`` states ``x[N, 6]`` with covariance ``P``.
+
+    ``sample_rows`` limits the (costly) probability of entering to the tracks whose score
+    could matter; the others get 0 unless they are inside."""
     n, nz = x.shape[0], len(zs)
     if n == 0 or nz == 0:
         z = np.zeros((n, nz))
@@ -284,6 +311,8 @@ def zone_geometry(
     sig_v = np.sqrt(np.maximum(P[:, 3, 3] + P[:, 4, 4], 0.0))
     reach = gate_sigma * (sig_p + sig_v * horizon_s)
     rows: NDArray[np.bool_] = np.asarray((cpa <= reach[:, None]).any(axis=1), dtype=bool)
+    if sample_rows is not None:
+        rows &= sample_rows
     p_enter = enter_probability(x, P, zs, horizon_s, samples, rows)
     p_enter = np.where(inside, 1.0, p_enter)
     # Closing speed towards each zone: velocity along the line to its nearest point.

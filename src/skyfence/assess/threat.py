@@ -107,7 +107,7 @@ def score_tracks(
     rid_offset_m: NDArray[np.float64] | None = None,
 ) -> ThreatPicture:
     n = len(tracks)
-    geo = zone_geometry(tracks.x, tracks.P, zones, config.horizon_s, config.samples)
+    nz = len(zones)
     w = np.array([config.class_threat[c] for c in CLASSES])
     p = np.clip(tracks.cls_prob, 1e-12, 1.0)
     p = p / p.sum(axis=1, keepdims=True)
@@ -120,20 +120,29 @@ def score_tracks(
     )
     cls_threat = conf * (p @ w) + (1.0 - conf) * config.unclassified_threat
     p_drone = p @ _DRONE
-    closing = np.clip(geo.closing_speed.max(axis=1) if len(zones) else np.zeros(n), 0.0, None)
-    host = (
+    base = (
         cls_threat
         + config.rf_silent_bonus * tracks.rf_silent * p_drone * conf
         + config.swarm_bonus * (tracks.group_id >= 0)
-        + config.speed_bonus * np.clip(closing / config.speed_ref_mps, 0.0, 1.0) * conf
         + config.spoof_bonus * spoofed
     )
-    host = np.clip(host, 0.0, 1.0)
+    prio = np.clip(0.6 + 0.1 * zones.priority.astype(np.float64), 0.7, 1.0)
+    # Only tracks whose best possible score could reach the lowest alert threshold need
+    # the sampled probability of entering (the speed bonus is at most speed_bonus).
+    ceiling = np.clip(base + config.speed_bonus, 0.0, 1.0) * (prio.max() if nz else 0.0)
+    ceiling = np.where(compliant & ~spoofed, ceiling * config.compliant_factor, ceiling)
+    floor = config.level_enter[0] - config.hysteresis
+    geo = zone_geometry(
+        tracks.x, tracks.P, zones, config.horizon_s, config.samples, sample_rows=np.asarray(ceiling >= floor)
+    )
+    closing = np.clip(geo.closing_speed.max(axis=1) if nz else np.zeros(n), 0.0, None)
+    host = np.clip(
+        base + config.speed_bonus * np.clip(closing / config.speed_ref_mps, 0.0, 1.0) * conf, 0.0, 1.0
+    )
     host = np.where(compliant & ~spoofed, host * config.compliant_factor, host)
     t_eff = np.where(np.isfinite(geo.time_to_zone), geo.time_to_zone, geo.cpa_time)
     urgency = 1.0 - 0.5 * np.clip(t_eff / config.horizon_s, 0.0, 1.0)
     prox = np.where(geo.inside, 1.0, geo.p_enter * urgency)
-    prio = np.clip(0.6 + 0.1 * zones.priority.astype(np.float64), 0.7, 1.0)
     score = host[:, None] * prox * prio[None, :]
     return ThreatPicture(
         t=tracks.t,
