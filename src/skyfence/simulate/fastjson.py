@@ -33,6 +33,15 @@ def _vec(row: list[float]) -> str:
     return "[" + ",".join(map(repr, row)) + "]"
 
 
+def _rows(arr: NDArray[np.float64]) -> list[str]:
+    """Each row of a 2-D float array as a compact JSON list. ``str`` of a Python list
+    formats every float with ``float.__repr__`` in C, as the JSON encoder does; only the
+    spaces after commas differ (floats never contain spaces)."""
+    if not bool(np.isfinite(arr).all()):
+        return [_dumps([_plain(v) for v in row]) for row in arr.tolist()]
+    return [r.replace(" ", "") for r in map(str, arr.tolist())]
+
+
 def _matrix_strings(R: NDArray[np.float64]) -> list[str]:
     n = R.shape[0]
     if n == 0:
@@ -63,7 +72,7 @@ def _column(col: NDArray[Any]) -> list[str]:
     if col.ndim == 2 and kind in "iu":
         return [_dumps(v) for v in col.tolist()]
     if col.ndim == 2 and kind == "f" and bool(np.isfinite(col).all()):
-        return [_vec(v) for v in col.tolist()]
+        return _rows(col)
     # Anything else: the generic encoder, value by value (same rules as detection_records).
     return [_dumps(_plain(v)) for v in col.tolist()]
 
@@ -81,11 +90,11 @@ def detection_lines(det: Detections) -> str:
         return ""
     head = ',"sensor":' + _dumps(det.sensor_id) + ',"kind":' + _dumps(det.kind) + ',"z":'
     t = [repr(v) for v in det.t.tolist()]
-    z = [_vec(row) for row in det.z.tolist()]
+    z = _rows(det.z)
     R = _matrix_strings(det.R)
     cols: list[tuple[str, list[str]]] = []
     if det.cls_lik is not None:
-        cols.append((',"cls_lik":', [_vec(row) for row in det.cls_lik.tolist()]))
+        cols.append((',"cls_lik":', _rows(det.cls_lik)))
     for key, col in det.attrs.items():
         cols.append(("," + _dumps(key) + ":", _column(np.asarray(col))))
     parts: list[str] = []
@@ -138,7 +147,7 @@ class TruthLines:
             self._by_id = {ti.id: ti for ti in truth.targets}
             self._static = {}
         parts: list[str] = []
-        x = truth.x.tolist()
+        x = _rows(truth.x)
         t = truth.t.tolist()
         em = truth.emitting.tolist()
         for i, tid in enumerate(truth.target.tolist()):
@@ -149,7 +158,7 @@ class TruthLines:
                 + str(tid)
                 + self._middle(tid)
                 + ',"x":'
-                + _vec(x[i])
+                + x[i]
                 + ',"emitting":'
                 + ("true" if em[i] else "false")
                 + "}\n"
