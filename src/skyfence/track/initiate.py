@@ -154,8 +154,19 @@ def _intersect(
     hs = s  # horizontal range along ray a
     ua = a.spos[:, 2] + hs * np.tan(np.nan_to_num(a.el))
     ub = b.spos[:, 2] + r * np.tan(np.nan_to_num(b.el))
-    va = (hs / np.cos(np.nan_to_num(a.el)) ** 2) ** 2 * np.nan_to_num(a.var_el, nan=1.0) + 1.0
-    vb = (r / np.cos(np.nan_to_num(b.el)) ** 2) ** 2 * np.nan_to_num(b.var_el, nan=1.0) + 1.0
+    # Height variance: the elevation error at that range, plus the range error along the
+    # ray (from the horizontal intersection) times the slope of the ray.
+    var_s = sa * sa * cov[:, 0, 0] + ca * ca * cov[:, 1, 1] + 2 * sa * ca * cov[:, 0, 1]
+    var_r = sb * sb * cov[:, 0, 0] + cb * cb * cov[:, 1, 1] + 2 * sb * cb * cov[:, 0, 1]
+    ta, tb = np.tan(np.nan_to_num(a.el)), np.tan(np.nan_to_num(b.el))
+    va = (
+        (hs / np.cos(np.nan_to_num(a.el)) ** 2) ** 2 * np.nan_to_num(a.var_el, nan=1.0)
+        + ta * ta * var_s
+        + 1.0
+    )
+    vb = (
+        (r / np.cos(np.nan_to_num(b.el)) ** 2) ** 2 * np.nan_to_num(b.var_el, nan=1.0) + tb * tb * var_r + 1.0
+    )
     has_a, has_b = np.isfinite(a.el), np.isfinite(b.el)
     both = has_a & has_b
     d2 = np.where(both, (ua - ub) ** 2 / (va + vb), 0.0)
@@ -166,6 +177,9 @@ def _intersect(
     none = wsum == 0
     pos[:, 2] = np.where(none, default_height, (wa_u * ua + wb_u * ub) / np.where(none, 1.0, wsum))
     cov[:, 2, 2] = np.where(none, unobserved_height_var, 1.0 / np.where(none, 1.0, wsum))
+    # Nothing flies far below every sensor: such an intersection is a ghost.
+    floor = np.minimum(a.spos[:, 2], b.spos[:, 2]) - 3.0 * np.sqrt(cov[:, 2, 2]) - 100.0
+    ok &= pos[:, 2] >= floor
     cost = d2 + 0.5 * np.log(dinfo**-1)
     return ok, pos, cov, cost
 
