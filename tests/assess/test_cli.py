@@ -152,3 +152,30 @@ def test_alerts_timeline_renders(exercise: dict[str, Path]) -> None:
     console.print(alerts_timeline(alerts))
     text = console.export_text()
     assert "A00001" in text and "resolved" in text and "1 alerts (peak: 1 critical)" in text
+
+
+def test_store_ack_is_replayed(exercise: dict[str, Path], capsys: pytest.CaptureFixture[str]) -> None:
+    d = exercise["dir"]
+    short = d / "short.jsonl"
+    short.write_text("".join(exercise["tracks"].read_text().splitlines(keepends=True)[:30]))
+    db = str(d / "ack.db")
+    args = [
+        "assess",
+        "run",
+        str(short),
+        "--zones",
+        str(exercise["zones"]),
+        "--sensors",
+        str(exercise["sensors"]),
+    ]
+    assert main([*args, "--db", db, "--json"]) == 0
+    [first, *_] = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert (
+        main(["store", "ack", first["id"], "--operator", "kim", "--db", db, "--note", "team 2 en route"]) == 0
+    )
+    assert "acknowledged by kim" in capsys.readouterr().out
+    assert main(["store", "replay", "--db", db, "--json"]) == 0
+    [state] = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert (state["id"], state["state"]) == (first["id"], "acknowledged")
+    assert main(["store", "ack", "A99999", "--operator", "kim", "--db", db]) == 2
+    assert "no active alert" in capsys.readouterr().err

@@ -227,3 +227,21 @@ def test_alert_record_round_trip_through_store(store_url: str) -> None:
         store.close()
     assert evs[0].payload["details"] == {"areas": [{"kind": "launch"}]}
     assert replay_alerts(evs) == {"A00009": a}
+
+
+def test_detection_and_action_rows(store_url: str) -> None:
+    from skyfence.store import action_event, detection_events
+
+    dets = [
+        Detections("rf-1", "bearing", [1.0, 2.0], [[0.1], [0.2]], np.full((2, 1, 1), 0.01)),
+        Detections.empty("radar-1", "polar"),
+    ]
+    store = open_store(store_url)
+    try:
+        store.append_many([*detection_events(dets), action_event("acknowledge", "A1", "kim", 3.0, note="x")])
+        evs = list(store.events())
+    finally:
+        store.close()
+    assert [(e.kind, e.key, e.t) for e in evs] == [("detections", "rf-1", 2.0), ("action", "A1", 3.0)]
+    assert evs[0].payload["n"] == 2
+    assert evs[1].payload == {"action": "acknowledge", "alert_id": "A1", "operator": "kim", "note": "x"}

@@ -9,6 +9,7 @@ ID position, NaN when none) or ``rid_lat``/``rid_lon`` (degrees, with the site).
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -43,6 +44,12 @@ class AllowList:
     @classmethod
     def empty(cls) -> AllowList:
         return cls({})
+
+    @classmethod
+    def of(cls, serials: Iterable[str]) -> AllowList:
+        """An allow-list of these serials (no permit, no expiry), e.g. an exercise's
+        registered survey drones."""
+        return cls({s: AllowListEntry(s) for s in serials if s})
 
     @classmethod
     def load(cls, path: str | Path) -> AllowList:

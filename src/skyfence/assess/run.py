@@ -5,15 +5,16 @@ and the event log (with the snapshot itself)."""
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from typing import IO, Any
 
 from skyfence.assess.assessor import Assessor
 from skyfence.model.alert import Alert, AlertState
+from skyfence.model.detections import Detections
 from skyfence.model.records import alert_record
 from skyfence.model.tracks import Tracks
 from skyfence.share.cot import CotSink
-from skyfence.store.events import EventStore, alert_events, tracks_payload
+from skyfence.store.events import EventStore, alert_events, detection_events, tracks_payload
 
 __all__ = ["alert_line", "assess_step", "run_assessment"]
 
@@ -32,14 +33,18 @@ def assess_step(
     sink: CotSink | None = None,
     store: EventStore | None = None,
     store_tracks: bool = True,
+    detections: Sequence[Detections] = (),
 ) -> list[dict[str, Any]]:
-    """One snapshot through the assessor; returns its alert records (with details)."""
+    """One snapshot through the assessor; returns its alert records (with details).
+    With a store, the detection summaries, the snapshot and the alert transitions go
+    into the log in one transaction."""
     events = assessor.update(tracks)
     details = {a.id: assessor.details(a.id) for a in events}
     if store is not None:
-        rows = alert_events(events, details)
+        rows = detection_events(detections)
         if store_tracks:
-            rows = [("tracks", tracks.t, "", tracks_payload(tracks)), *rows]
+            rows.append(("tracks", tracks.t, "", tracks_payload(tracks)))
+        rows.extend(alert_events(events, details))
         if rows:
             store.append_many(rows)
     if sink is not None:

@@ -86,3 +86,31 @@ def register(app: typer.Typer) -> None:
             return
         active = sum(1 for a in state.values() if a.state != AlertState.RESOLVED)
         console.print(alerts_table(shown, title=f"Alert state after {n_events} events: {active} active"))
+
+    @app.command("ack")
+    def ack(
+        alert_id: Annotated[str, typer.Argument(help="the alert to acknowledge, e.g. A00012")],
+        operator: Annotated[str, typer.Option("--operator", help="who acknowledges")],
+        db: DbOption = None,
+        note: Annotated[str, typer.Option("--note", help="free text kept with the action")] = "",
+    ) -> None:
+        """Record an operator's acknowledgement of an active alert in the log."""
+        import time
+
+        from skyfence.cli._common import console
+        from skyfence.model.alert import AlertState
+        from skyfence.store import action_event, open_store, replay_alerts
+
+        store = open_store(db)
+        try:
+            state = replay_alerts(store.events())
+            alert = state.get(alert_id)
+            if alert is None or alert.state == AlertState.RESOLVED:
+                from skyfence.assess import UnknownAlertError
+
+                raise UnknownAlertError(f"no active alert {alert_id!r} in {store.url}")
+            extra = {"note": note} if note else {}
+            [seq] = store.append_many([action_event("acknowledge", alert_id, operator, time.time(), **extra)])
+        finally:
+            store.close()
+        console.print(f"{alert_id} acknowledged by {operator} (event {seq})")

@@ -34,10 +34,12 @@ __all__ = [
     "PostgresStore",
     "SqliteStore",
     "StoreError",
+    "action_event",
     "alert_events",
     "alert_payload",
     "data_dir",
     "default_url",
+    "detection_events",
     "detection_summary",
     "open_store",
     "replay_alerts",
@@ -343,6 +345,24 @@ def detection_summary(det: Detections) -> dict[str, Any]:
         "t_min": float(det.t.min()) if n else None,
         "t_max": float(det.t.max()) if n else None,
     }
+
+
+def detection_events(
+    batches: Iterable[Detections],
+) -> list[tuple[EventKind, float, str, Mapping[str, Any]]]:
+    """Rows for ``append_many`` summarising detection batches (key: the sensor id)."""
+    out: list[tuple[EventKind, float, str, Mapping[str, Any]]] = []
+    for det in batches:
+        if len(det):
+            out.append(("detections", float(det.t.max()), det.sensor_id, detection_summary(det)))
+    return out
+
+
+def action_event(
+    action: str, alert_id: str, operator: str, t: float, **extra: Any
+) -> tuple[EventKind, float, str, Mapping[str, Any]]:
+    """An operator action row (``acknowledge``, ``note`` ...) about an alert."""
+    return ("action", t, alert_id, {"action": action, "alert_id": alert_id, "operator": operator, **extra})
 
 
 def tracks_payload(tracks: Tracks) -> dict[str, Any]:
