@@ -12,6 +12,8 @@ else
     # Services the tests start on loopback (see tests/conftest.py and each area's fixtures).
     have pg_ctl || ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1 || need+=(postgresql)
     have chromium || need+=(chromium)
+    # The TAK tests make a self-signed TLS certificate with the openssl CLI.
+    have openssl || need+=(openssl)
     have sox || need+=(sox)
     dpkg -s libsndfile1 >/dev/null 2>&1 || need+=(libsndfile1)
 fi
