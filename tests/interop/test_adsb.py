@@ -210,6 +210,8 @@ def test_beast_stream_of_the_dump1090_capture(dump1090_dir: Path) -> None:
     assert set(det.attrs["icao"]) == {"4d2023"} and det.attrs["callsign"][-1] == "AMC421"
     assert det.t[0] >= 1_000.0 and np.all(np.diff(det.t) >= 0)
     assert np.isfinite(det.attrs["rssi_dbfs"]).all()
+    # A transponder broadcasting its position is labelled a manned aircraft.
+    assert det.cls_lik is not None and np.all(np.argmax(det.cls_lik, axis=1) == 4)
     # U is the barometric altitude dump1090 printed (20000-24275 ft), minus earth curvature.
     assert np.all((det.z[:, 2] > 20000 * 0.3048 - 100) & (det.z[:, 2] < 24275 * 0.3048))
     # A plausible track: ~200 m between consecutive positions, one 2 km gap in the recording.
@@ -250,6 +252,29 @@ def test_sbs_lines_into_labelled_detections(tmp_path: Path) -> None:
     assert det.attrs["ve_mps"][0] == pytest.approx(450 * 1852 / 3600)
     assert det.attrs["vertical_rate_mps"][0] == pytest.approx(-640 * 0.3048 / 60)
     assert parse_sbs_line("SEL,,496,2286,4CA4E5,27215,2010/02/19,18:06:07.710,,,RYR1427") is None
+
+
+def test_uav_emitter_category_changes_the_class_likelihood() -> None:
+    # Identification with type code 3 (emitter set B) and category 6: unmanned aerial vehicle.
+    me = (3 << 51) | (6 << 48)
+    chars = "DRONE1  "
+    alphabet = "#ABCDEFGHIJKLMNOPQRSTUVWXYZ##### ###############0123456789######"
+    for i, ch in enumerate(chars):
+        me |= alphabet.index(ch) << (42 - 6 * i)
+    head = bytes([0x8D]) + bytes.fromhex("abc123") + me.to_bytes(7, "big")
+    ident = head + crc24(head + b"\0\0\0").to_bytes(3, "big")
+    fields = decode_message(ident)
+    assert fields["typecode"] == 3 and fields["category"] == 6 and fields["callsign"] == "DRONE1"
+    dec = AdsbDecoder(Site(52.2572, 3.9194, 0.0))
+    dec.feed_modes(0.0, ident)
+    # The worked even/odd pair, re-addressed to this emitter.
+    for t, h in ((1.0, "8D40621D58C382D690C8AC2863A7"), (2.0, "8D40621D58C386435CC412692AD6")):
+        raw = bytes.fromhex(h)
+        body = raw[:1] + bytes.fromhex("abc123") + raw[4:11]
+        dec.feed_modes(t, body + crc24(body + b"\0\0\0").to_bytes(3, "big"))
+    det = dec.detections()
+    assert len(det) == 1 and det.attrs["uav"][0] and det.cls_lik is not None
+    assert np.argmax(det.cls_lik[0]) in (1, 2)
 
 
 def test_crc_and_bad_messages() -> None:

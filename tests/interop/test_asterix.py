@@ -206,6 +206,8 @@ def test_cat048_detections_are_polar_in_si_units(asterix_dir: Path) -> None:
     # Time of day 27354.6 s lands on the reference's UTC day.
     assert det.t[0] == pytest.approx(1_699_920_000.0 + 27354.6015625)
     assert det.attrs["ground_speed_mps"][0] == pytest.approx(434.3994140625 * NM / 3600)
+    # A Mode S roll-call reply: a transponder, so a manned aircraft.
+    assert det.cls_lik is not None and np.argmax(det.cls_lik[0]) == 4
 
     # With the radar's position known, a report with a flight level becomes 3-D polar.
     cfg = AsterixConfig(radars={"asterix-25-201": (45.0, 16.0, 500.0)})
@@ -228,6 +230,7 @@ def test_cat062_detections_in_site_frame(asterix_dir: Path) -> None:
     assert list(det.attrs["icao"]) == ["4ca7a8", "4cac7f"]
     assert list(det.attrs["callsign"]) == ["RYR174C", "ISS2007"]
     assert det.attrs["vx_mps"][0] == 228.75
+    assert det.cls_lik is not None and np.all(np.argmax(det.cls_lik, axis=1) == 4)
     # The capture's packet time fixes the day of the time of track.
     assert det.t[0] % 86400 == pytest.approx(45827.3984375)
 

@@ -363,6 +363,7 @@ class _Aircraft:
     v_ns: float = math.nan
     vrate: float = math.nan
     altitude_ft: float = math.nan
+    uav: bool = False
 
 
 class AdsbConfig(BaseModel):
@@ -623,7 +624,14 @@ DETECTION_ATTRS = (
     "altitude_source",
     "rssi_dbfs",
     "mlat_ticks",
+    "uav",
 )
+
+#: Class likelihoods (CLASSES order: fpv, multirotor, fixed_wing, bird, aircraft, unknown) of an
+#: ADS-B emitter: a transponder that broadcasts its position is a manned aircraft unless its
+#: emitter category says unmanned (B6); never zero, so other sensors can still overrule.
+_LIK_AIRCRAFT = (0.01, 0.01, 0.02, 0.01, 0.9, 0.05)
+_LIK_UAV = (0.05, 0.4, 0.45, 0.01, 0.04, 0.05)
 
 
 @dataclass(slots=True)
@@ -656,6 +664,8 @@ class AdsbDecoder:
         ac = self.resolver.state(icao)
         if "callsign" in fields:
             ac.callsign = fields["callsign"]
+        if fields.get("typecode") == 3 and fields.get("category") == 6:
+            ac.uav = True  # emitter category B6: unmanned aerial vehicle
         if "v_ew" in fields:
             ac.v_ew, ac.v_ns = fields["v_ew"] * _KT, fields["v_ns"] * _KT
         if "vertical_rate" in fields:
@@ -739,6 +749,7 @@ class AdsbDecoder:
                 source,
                 rssi,
                 ticks,
+                ac.uav,
             )
         )
 
@@ -758,7 +769,8 @@ class AdsbDecoder:
             name: np.asarray(col, dtype=np.int64 if name == "mlat_ticks" else None)
             for name, col in zip(DETECTION_ATTRS, cols[4:])
         }
-        return Detections(cfg.sensor_id, "position", np.array(cols[0]), enu, R, attrs=attrs).sorted()
+        lik = np.where(attrs["uav"][:, None], np.array(_LIK_UAV)[None, :], np.array(_LIK_AIRCRAFT)[None, :])
+        return Detections(cfg.sensor_id, "position", np.array(cols[0]), enu, R, lik, attrs).sorted()
 
 
 def read_adsb_file(

@@ -607,7 +607,7 @@ def cat048_detections(
             math.nan if gs is None else float(gs) * _KT,
             math.nan if hd is None else math.radians(float(hd)),
         )
-        rows.setdefault((sensor, len(z)), []).append((t, z, R, attrs))
+        rows.setdefault((sensor, len(z)), []).append((t, z, R, attrs, _cooperative(f)))
     names = (
         "sac",
         "sic",
@@ -690,7 +690,7 @@ def cat062_detections(
             float(f.get("vy_mps", math.nan)),
             math.nan if roc is None else float(roc) * FT / 60.0,
         )
-        rows.setdefault((sensor, len(z)), []).append((t, z, R, attrs))
+        rows.setdefault((sensor, len(z)), []).append((t, z, R, attrs, bool(f.get("icao") or f.get("mode3a"))))
     names = (
         "sac",
         "sic",
@@ -706,6 +706,17 @@ def cat062_detections(
     return [_batch(sensor, "position", group, names) for (sensor, _m), group in rows.items()]
 
 
+#: Class likelihoods (fpv, multirotor, fixed_wing, bird, aircraft, unknown) of a target that
+#: answers with a transponder (Mode 3/A, Mode S address): a manned aircraft, but never certain
+#: so other sensors can overrule; primary-only plots say nothing about the class.
+_LIK_TRANSPONDER = (0.01, 0.01, 0.02, 0.01, 0.9, 0.05)
+_LIK_NONE = (1 / 6,) * 6
+
+
+def _cooperative(f: Mapping[str, Any]) -> bool:
+    return bool(f.get("icao") or f.get("mode3a") or f.get("typ", 1) >= 2)
+
+
 def _batch(sensor: str, kind: Any, group: list[tuple[Any, ...]], names: tuple[str, ...]) -> Detections:
     cols = list(zip(*(row[3] for row in group)))
     attrs = {name: np.asarray(col) for name, col in zip(names, cols)}
@@ -715,7 +726,8 @@ def _batch(sensor: str, kind: Any, group: list[tuple[Any, ...]], names: tuple[st
         np.array([row[0] for row in group]),
         np.array([row[1] for row in group]),
         np.stack([row[2] for row in group]),
-        attrs=attrs,
+        np.array([_LIK_TRANSPONDER if row[4] else _LIK_NONE for row in group]),
+        attrs,
     )
 
 
