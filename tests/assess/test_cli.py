@@ -151,7 +151,7 @@ def test_alerts_timeline_renders(exercise: dict[str, Path]) -> None:
     console = Console(record=True, width=200)
     console.print(alerts_timeline(alerts))
     text = console.export_text()
-    assert "A00001" in text and "resolved" in text and "1 alerts (peak: 1 critical)" in text
+    assert "A00001" in text and "resolved" in text and "1 alert (peak: 1 critical)" in text
 
 
 def test_store_ack_is_replayed(exercise: dict[str, Path], capsys: pytest.CaptureFixture[str]) -> None:

@@ -40,7 +40,10 @@ def _free_port() -> int:
 class PgCluster:
     def __init__(self, bindir: Path) -> None:
         self.bindir = bindir
-        self.root = Path(tempfile.mkdtemp(prefix="skyfence-pg-"))
+        # As root the server runs as 'postgres', which must reach the directory: /tmp is
+        # world-traversable, a private $TMPDIR may not be.
+        base = "/tmp" if os.geteuid() == 0 and os.path.isdir("/tmp") else None
+        self.root = Path(tempfile.mkdtemp(prefix="skyfence-pg-", dir=base))
         self.data = self.root / "data"
         self.port = _free_port()
         self.prefix: list[str] = []

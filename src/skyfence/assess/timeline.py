@@ -77,7 +77,7 @@ def alerts_timeline(alerts_path: str | Path) -> Group:
         peak[a.id] = max(peak.get(a.id, 0), order.index(a.level))
     by_level = {lv: sum(1 for p in peak.values() if p == i) for i, lv in enumerate(order)}
     still_open = sum(1 for a in latest.values() if a.state != AlertState.RESOLVED)
-    summary = Text(f"{len(latest)} alerts (peak: ")
+    summary = Text(f"{len(latest)} alert{'' if len(latest) == 1 else 's'} (peak: ")
     summary.append(
         Text(", ").join(
             Text(f"{n} {lv.value}", style=LEVEL_STYLES[lv]) for lv, n in reversed(by_level.items()) if n
