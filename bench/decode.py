@@ -177,6 +177,15 @@ def adsb_figures(n: int = 100_000) -> dict[str, Any]:
         "adsb_msgs_per_s": round(ours),
         "adsb_stream_with_cpr_msgs_per_s": round(_best_rate(stream, 2)),
     }
+    iq_path = SHARED / "adsb-dump1090-iq" / "modes1.bin"
+    if iq_path.exists():
+        from skyfence.sources.adsb import demodulate_iq
+
+        iq = np.fromfile(iq_path, dtype=np.uint8)
+        rate = _best_rate(lambda: iq.size // 2 if demodulate_iq(iq) is not None else 0, 3)
+        # 2 MS/s is real time for a 1090 MHz receiver.
+        out["adsb_iq_msamples_per_s"] = round(rate / 1e6, 2)
+        out["adsb_iq_times_real_time"] = round(rate / 2e6, 1)
     try:
         import pyModeS
 

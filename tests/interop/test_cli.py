@@ -71,6 +71,12 @@ def test_adsb_verbs(dump1090_dir: Path, tmp_path: Path, capsys: pytest.CaptureFi
     assert det.kind == "position" and det.dim == 3 and set(det.attrs["icao"].tolist()) == {"4d2023"}
     assert det.t.min() >= 1_700_000_000
     assert main(["interop", "adsb", str(path), "--sbs", "--beast", "--site", "0,0", "--out", str(out)]) == 2
+    capsys.readouterr()
+    # The same aircraft straight from the raw IQ recording.
+    iq_args = ["interop", "adsb", str(dump1090_dir / "modes1.bin"), "--iq", "--site", "37.05,13.8,0"]
+    assert main([*iq_args, "--out", str(out), "--json"]) == 0
+    (summary,) = _json_lines(capsys.readouterr().out)
+    assert summary["aircraft"] == 1 and summary["detections"] >= 70
 
 
 def _free_port() -> int:

@@ -141,13 +141,16 @@ def register(app: typer.Typer) -> None:
 
     @app.command("adsb")
     def adsb_cmd(
-        file: Annotated[Path, typer.Argument(help="SBS/BaseStation text or a Beast binary capture.")],
+        file: Annotated[Path, typer.Argument(help="SBS/BaseStation text, a Beast binary capture or raw IQ.")],
         site: Annotated[str, typer.Option("--site", help=_SITE_HELP)],
         out: Annotated[Path, typer.Option("--out", help="Detections JSONL to write.")],
         sbs: Annotated[
             bool, typer.Option("--sbs", help="The file is SBS/BaseStation text (MSG lines).")
         ] = False,
         beast: Annotated[bool, typer.Option("--beast", help="The file is a Beast binary stream.")] = False,
+        iq: Annotated[
+            bool, typer.Option("--iq", help="The file is raw 1090 MHz IQ (2 MS/s, unsigned 8-bit, RTL-SDR).")
+        ] = False,
         t0: Annotated[
             float,
             typer.Option("--t0", help="UTC epoch of the first Beast frame (Beast clocks are relative)."),
@@ -158,13 +161,12 @@ def register(app: typer.Typer) -> None:
         """Decode ADS-B into 3-D position detections labelled with ICAO address and callsign."""
         from skyfence.sources.adsb import AdsbConfig, read_adsb_file
 
-        if sbs == beast:
-            raise ConfigError("give exactly one of --sbs or --beast", field="--sbs/--beast")
+        if sbs + beast + iq != 1:
+            raise ConfigError("give exactly one of --sbs, --beast or --iq", field="--sbs/--beast/--iq")
         origin = parse_site(site)
         errors: Counter[str] = Counter()
-        det = read_adsb_file(
-            file, "sbs" if sbs else "beast", origin, AdsbConfig(sensor_id=sensor_id), errors, t0
-        )
+        fmt = "sbs" if sbs else "beast" if beast else "iq"
+        det = read_adsb_file(file, fmt, origin, AdsbConfig(sensor_id=sensor_id), errors, t0)
         n = _write_detections(out, [det] if len(det) else [])
         aircraft = len(set(det.attrs["icao"].tolist())) if len(det) else 0
         _report(json_out, "adsb", str(file), [det], errors, {"aircraft": aircraft, "written": n})

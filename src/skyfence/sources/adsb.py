@@ -781,10 +781,12 @@ def read_adsb_file(
     errors: Counter[str] | None = None,
     t0: float = 0.0,
 ) -> Detections:
-    """Decode an SBS text file (``fmt="sbs"``) or a Beast binary file (``fmt="beast"``).
+    """Decode an SBS text file (``fmt="sbs"``), a Beast binary file (``fmt="beast"``) or a raw
+    1090 MHz recording (``fmt="iq"``: 2 MS/s interleaved unsigned 8-bit I/Q).
 
     Beast MLAT counters are relative: a frame's time is ``t0`` plus its counter (12 MHz)
-    since the first frame. Raises FormatError when the file cannot be read."""
+    since the first frame; IQ times are ``t0`` plus the sample index over 2 MHz. Raises
+    FormatError when the file cannot be read."""
     p = Path(path)
     dec = AdsbDecoder(site, config or AdsbConfig(), errors if errors is not None else Counter())
     try:
@@ -796,8 +798,12 @@ def read_adsb_file(
             dec.feed_sbs(line)
     elif fmt == "beast":
         feed_beast(dec, iter_beast(raw, dec.errors), t0)
+    elif fmt == "iq":
+        # 2 MS/s interleaved unsigned 8-bit I/Q (RTL-SDR): sample index gives the time.
+        for pos, msg in demodulate_iq(np.frombuffer(raw, dtype=np.uint8)):
+            dec.feed_modes(t0 + pos / 2e6, msg)
     else:
-        raise FormatError(f"unknown ADS-B format {fmt!r}; expected sbs or beast", path=p)
+        raise FormatError(f"unknown ADS-B format {fmt!r}; expected sbs, beast or iq", path=p)
     return dec.detections()
 
 
