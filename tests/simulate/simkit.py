@@ -2,13 +2,62 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Any
+
 import numpy as np
 
 from skyfence.model.classes import class_index
 from skyfence.model.truth import TargetInfo
 from skyfence.simulate.world import LINK_CODES, Scene, TargetTable
 
-__all__ = ["make_scene", "make_table", "ring"]
+__all__ = ["ROOT", "SCENARIOS", "SMALL", "make_scene", "make_table", "ring"]
+
+ROOT = Path(__file__).resolve().parents[2]
+SCENARIOS = ROOT / "scenarios"
+
+SMALL: dict[str, Any] = {
+    "name": "small",
+    "site": {"lat": 47.8, "lon": 22.6, "alt": 150},
+    "duration_s": 20,
+    "seed": 3,
+    "extent_m": 5000,
+    "zones": {
+        "type": "FeatureCollection",
+        "features": [
+            {
+                "type": "Feature",
+                "properties": {"id": "camp", "kind": "protected", "priority": 3},
+                "geometry": {
+                    "type": "Polygon",
+                    "coordinates": [[[22.599, 47.799], [22.601, 47.799], [22.601, 47.801], [22.599, 47.801]]],
+                },
+            },
+            {
+                "type": "Feature",
+                "properties": {"id": "border", "kind": "border", "buffer_m": 100},
+                "geometry": {"type": "LineString", "coordinates": [[22.57, 47.82], [22.63, 47.82]]},
+            },
+        ],
+    },
+    "sensors": [
+        {"id": "radar-1", "type": "radar", "position": [0, -500], "max_range_m": 6000, "clutter_rate": 1.0},
+        {"id": "rf-1", "type": "rf", "position": [200, 0], "max_range_m": 6000},
+        {"id": "rid-1", "type": "remote_id", "position": [0, 0], "max_range_m": 4000},
+    ],
+    "targets": [
+        {
+            "name": "fpv-a",
+            "behaviour": "fpv",
+            "launch": [0, 3000],
+            "target_zone": "camp",
+            "link": "analog_5g8",
+        },
+        {"name": "fpv-f", "behaviour": "fpv", "launch": [500, 3000], "target_zone": "camp", "link": "fiber"},
+        {"name": "survey", "behaviour": "compliant", "area_center": [-1000, -1000]},
+        {"name": "birds", "behaviour": "bird", "count": 3, "center": [1000, 1000]},
+    ],
+}
 
 
 def make_table(

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import ROOT
+from simkit import ROOT
 
 WriteDoc = Callable[[dict[str, Any] | str, str], Path]
 

@@ -11,9 +11,9 @@ from typing import Any
 import numpy as np
 import pytest
 import yaml
-from conftest import SCENARIOS, SMALL
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from simkit import SCENARIOS, SMALL
 
 from skyfence.errors import ScenarioError
 from skyfence.model.scenario import Scenario

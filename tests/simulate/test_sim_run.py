@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from conftest import SCENARIOS
+from simkit import SCENARIOS
 
 from skyfence.model.records import (
     detection_records,

@@ -37,10 +37,13 @@ def zones_from_geojson(doc_or_path: Mapping[str, Any] | str | Path, site: Site) 
         path = Path(doc_or_path)
         try:
             doc: Any = json.loads(path.read_text(encoding="utf-8"))
-        except OSError as exc:
-            raise FormatError(f"cannot read file: {exc.strerror or exc}", path=path) from None
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            raise FormatError(f"invalid JSON: {exc}", path=path) from None
+        except (OSError, ValueError) as exc:
+            if isinstance(exc, json.JSONDecodeError | UnicodeDecodeError):
+                raise FormatError(f"invalid JSON: {exc}", path=path) from None
+            reason = getattr(exc, "strerror", None) or exc
+            raise FormatError(f"cannot read file: {reason}", path=path) from None
+        except RecursionError:
+            raise FormatError("invalid JSON: nested too deeply", path=path) from None
     else:
         doc = doc_or_path
     if not isinstance(doc, Mapping) or doc.get("type") != "FeatureCollection":

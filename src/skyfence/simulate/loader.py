@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import math
 import re
+import zipfile
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -220,7 +221,7 @@ def scenario_terrain(scenario: Scenario) -> Terrain:
         sp = spec.spacing_m
         try:
             return Terrain.from_file(path, spacing=sp, origin=spec.origin)
-        except (OSError, ValueError, KeyError, EOFError) as exc:
+        except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as exc:
             raise ScenarioError(
                 f"cannot read terrain grid {path}: {exc}", path=src, field="terrain.file"
             ) from None
