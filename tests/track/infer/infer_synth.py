@@ -50,7 +50,10 @@ def view(
         status=np.full(n, TrackStatus.CONFIRMED, np.int8) if status is None else status,
         age_s=np.full(n, 10.0),
         last_update_t=np.full(n, t),
-        last_seen_by=np.full((n, len(sensors)), -np.inf),
+        # The radar holds every track (silence needs a sensor that sees without emissions).
+        last_seen_by=np.where(
+            np.array([s.type == "radar" for s in sensors])[None, :], t, np.full((n, len(sensors)), -np.inf)
+        ),
         sensors=sensors,
         cls_lik=np.ones((n, 6)) if cls_lik is None else cls_lik,
         identity=np.full(n, "") if identity is None else identity,

@@ -85,6 +85,20 @@ class TrackInference:
         self._relay_flag = np.zeros(0, dtype=bool)
         self._relay_ids = np.zeros(0, dtype=np.int64)
 
+    def _last_seen_passive(
+        self, view: TrackView, sensors: SensorRegistry | None, n: int
+    ) -> NDArray[np.float64]:
+        seen = np.asarray(view.last_seen_by, dtype=np.float64)
+        emit = self.config.rf_silent.emission_sensor_types
+        if sensors is None or seen.ndim != 2 or seen.shape != (n, len(sensors)):
+            out: NDArray[np.float64] = np.asarray(view.last_update_t, dtype=np.float64).reshape(n)
+            return out
+        cols = [k for k, s in enumerate(sensors) if s.type not in emit]
+        if not cols:
+            return np.full(n, -np.inf)
+        passive: NDArray[np.float64] = seen[:, cols].max(axis=1)
+        return passive
+
     def update(self, view: TrackView) -> InferResult:
         c = self.config
         sensors = view.sensors if view.sensors is not None else self.sensors
@@ -113,7 +127,10 @@ class TrackInference:
         )
         cls_lik = np.asarray(view.cls_lik, dtype=np.float64).reshape(n, N_CLASSES) if n else None
         prob = self._cls.update(view.t, ids, dt, cls_lik, ev, self._kin.loglik(P), was_relay)
-        last_update = np.asarray(view.last_update_t, dtype=np.float64).reshape(n)
+        # Silence is only evidence while a sensor that needs no emission (radar, camera,
+        # microphone) holds the track: a track kept alive by RF bearings alone is no FPV
+        # seen to be silent, and when its bearings stop it is simply lost.
+        last_update = self._last_seen_passive(view, sensors, n)
         identity = np.asarray(getattr(view, "identity", np.full(n, "")), dtype=str).reshape(n)
         prob, rf_silent, silent_s, covered = self._rf.update(
             ids,
@@ -124,7 +141,7 @@ class TrackInference:
             view.t,
             last_update,
             dt,
-            ev.emission,
+            ev,
             prob,
             sensors,
             self.terrain,

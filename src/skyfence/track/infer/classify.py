@@ -74,6 +74,7 @@ class Kinematics:
             {
                 "t": ((), np.float64, np.nan),
                 "speed": ((), np.float64, np.nan),
+                "vu": ((), np.float64, np.nan),
                 "climb": ((), np.float64, np.nan),
                 "dive": ((), np.float64, 0.0),
                 "turn": ((), np.float64, np.nan),
@@ -101,7 +102,6 @@ class Kinematics:
         dt = np.maximum(dt, 0.0)
         a = 1.0 - np.exp(-dt / c.smooth_tau_s)
         speed = np.hypot(x[:, 3], x[:, 4])
-        climb = np.abs(x[:, 5])
         heading = np.arctan2(x[:, 3], x[:, 4])
 
         def ema(name: str, value: NDArray[np.float64]) -> None:
@@ -111,7 +111,10 @@ class Kinematics:
             )
 
         ema("speed", speed)
-        ema("climb", climb)
+        # Vertical rate averaged with its sign: radar height noise makes |vU| of a level bird
+        # look like a climbing drone; the signed average keeps real climbs and dives only.
+        ema("vu", x[:, 5])
+        s["climb"] = np.abs(s["vu"])
         # Turn rate only from two headings of a moving track: at low speed the heading is noise.
         moving = speed > c.turn_min_speed_mps
         prev_h = s["heading"]
@@ -127,7 +130,7 @@ class Kinematics:
         s["turn"] = turn
         s["heading"] = np.where(moving, heading, np.nan)
         # Steepest descent with a fading memory: a terminal dive stays on record a while.
-        descent = np.maximum(-x[:, 5], 0.0)
+        descent = np.maximum(-s["vu"], 0.0)
         s["dive"] = np.maximum(s["dive"] * np.exp(-dt / c.dive_decay_tau_s), descent)
         # Hovering: slow within the velocity's uncertainty (bearing-only tracks of a hovering
         # relay keep a few m/s of velocity noise), if the velocity is known at all.

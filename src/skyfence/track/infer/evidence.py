@@ -37,6 +37,11 @@ class StepEvidence:
     step really came from the track; the protocol and band of its latest RF emission."""
 
     emission: NDArray[np.float64]
+    #: ``sum log(1 - q)`` over this step's emissions associated to the track: the log
+    #: probability that none of them was really its own.
+    emission_log_none: NDArray[np.float64]
+    #: ``[N, S]`` registry sensor ``s`` associated an emission to the track this step.
+    emission_by_sensor: NDArray[np.bool_]
     rf: NDArray[np.float64]
     link: NDArray[np.float64]
     remote_id: NDArray[np.float64]
@@ -106,6 +111,10 @@ def step_evidence(
 ) -> StepEvidence:
     n_tracks = x.shape[0]
     emission = np.zeros(n_tracks)
+    log_none = np.zeros(n_tracks)
+    n_sensors = len(sensors) if sensors is not None else 0
+    sensor_col = {s.id: k for k, s in enumerate(sensors)} if sensors is not None else {}
+    by_sensor = np.zeros((n_tracks, n_sensors), dtype=bool)
     rf = np.zeros(n_tracks)
     link = np.zeros(n_tracks)
     rid = np.zeros(n_tracks)
@@ -141,6 +150,9 @@ def step_evidence(
                 ~np.isin(proto[ok], np.asarray(list(ignore_protocols), dtype=str)) if stype == "rf" else q > 0
             )
             np.maximum.at(emission, rows[real], q[real])
+            np.add.at(log_none, rows[real], np.log1p(-np.minimum(q[real], 0.999)))
+            if sensor_id in sensor_col:
+                by_sensor[rows[real], sensor_col[sensor_id]] = True
         if stype == "rf":
             # Unclassified detections (a direction finder's false alarms) say nothing of class.
             real = ~np.isin(proto[ok], np.asarray(list(ignore_protocols), dtype=str))
@@ -173,4 +185,4 @@ def step_evidence(
         np.concatenate(u_band).astype(str) if u_band else np.zeros(0, dtype="<U1"),
         np.concatenate(u_proto).astype(str) if u_proto else np.zeros(0, dtype="<U1"),
     )
-    return StepEvidence(emission, rf, link, rid, adsb, protocol, band, unassoc)
+    return StepEvidence(emission, log_none, by_sensor, rf, link, rid, adsb, protocol, band, unassoc)

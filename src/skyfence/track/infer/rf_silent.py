@@ -30,6 +30,7 @@ from skyfence.model.sensors import SensorRegistry
 from skyfence.model.tracks import TrackStatus
 from skyfence.track.infer._state import TrackState
 from skyfence.track.infer.config import RfSilentConfig
+from skyfence.track.infer.evidence import StepEvidence
 
 if TYPE_CHECKING:
     # Only for types: terrain objects come from the caller.
@@ -63,6 +64,15 @@ class RfCoverage:
 
     def __len__(self) -> int:
         return int(self.range_m.shape[0])
+
+    def columns(self, sensors: SensorRegistry | None) -> NDArray[np.intp]:
+        """Column of each covered RF sensor in ``sensors`` (the registry's order)."""
+        if sensors is None:
+            return np.zeros(0, dtype=np.intp)
+        where = {s.id: k for k, s in enumerate(sensors)}
+        if not all(i in where for i in self.ids):
+            return np.zeros(0, dtype=np.intp)
+        return np.array([where[i] for i in self.ids], dtype=np.intp)
 
     def covered(
         self, pos: NDArray[np.float64], known_height: NDArray[np.bool_], terrain: Terrain | None
@@ -135,7 +145,7 @@ class RfSilence:
         t: float,
         last_update_t: NDArray[np.float64],
         dt: NDArray[np.float64],
-        emission: NDArray[np.float64],
+        emission: StepEvidence,
         cls_prob: NDArray[np.float64],
         sensors: SensorRegistry | None,
         terrain: Terrain | None,
@@ -156,23 +166,31 @@ class RfSilence:
         cov = self.coverage.covered(x[:, :3], known_height, None if not c.line_of_sight else terrain)
         covered: NDArray[np.bool_] = np.asarray(cov.any(axis=1), dtype=bool)
         step = np.minimum(dt, c.max_step_s)
-        # Expected number of covering scans times the log likelihood ratio of an empty scan.
-        llr = (cov * (self.coverage.rate_hz * -np.log1p(-self.coverage.pd))[None, :]).sum(axis=1) * step
         # A track bound to a Remote ID serial or ADS-B address radiates, whatever this step saw.
-        q = np.where(identity != "", 1.0, emission)
+        q = np.where(identity != "", 1.0, emission.emission)
         sure = q >= c.emission_sure
-        heard = q > 0
         # Coasting counts too: a fiber FPV misses every RF scan, which may be all the tracker
-        # knows of as misses; a track not updated for ``max_stale_s`` says nothing.
+        # knows of as misses; a track no passive sensor updated for ``max_stale_s`` says nothing.
         firm = (status == TrackStatus.CONFIRMED) | (status == TrackStatus.COASTING)
         fresh = t - last_update_t <= c.max_stale_s
-        gather = covered & firm & fresh & ~heard
-        lam = np.where(gather, s["llr"] + llr, s["llr"])
-        # A bearing that may be another emitter's (on the same line) is weaker evidence.
-        lam = np.where(heard & ~sure, lam + np.log1p(-np.minimum(q, 0.999)), lam)
+        gather = covered & firm & fresh
+        # Per covering sensor: expected scans times the log likelihood ratio of an empty scan,
+        # for the sensors that gave the track nothing this step ...
+        rf_cols = self.coverage.columns(sensors)
+        heard_by = (
+            emission.emission_by_sensor[:, rf_cols]
+            if rf_cols.size and emission.emission_by_sensor.shape[1]
+            else np.zeros_like(cov)
+        )
+        gain = (self.coverage.rate_hz * -np.log1p(-self.coverage.pd))[None, :]
+        llr = ((cov & ~heard_by) * gain).sum(axis=1) * step
+        # ... and, for the bearings that may be its own, the chance that none of them was
+        # (a bearing another track on the same line explains as well weighs little).
+        lam = np.where(gather, s["llr"] + llr + emission.emission_log_none, s["llr"])
         lam = np.where(sure, 0.0, lam)
         s["llr"] = np.clip(lam, 0.0, c.max_llr)
-        s["silent_s"] = np.where(sure, 0.0, np.where(gather, s["silent_s"] + step, s["silent_s"]))
+        silent_now = gather & ~sure & (emission.emission_log_none > np.log(1.0 - c.emission_sure))
+        s["silent_s"] = np.where(sure, 0.0, np.where(silent_now, s["silent_s"] + step, s["silent_s"]))
         s["ever_covered"] = s["ever_covered"] | covered
         # Joint posterior over (class, radiates or not): silence weighs every class by how
         # likely it is to radiate and, if it does, to have been missed by every scan.
