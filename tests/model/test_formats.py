@@ -16,7 +16,17 @@ import numpy as np
 import pytest
 
 from skyfence.geo import Site
-from skyfence.model import Alert, AlertState, Detections, Sensor, SensorRegistry, TargetInfo, ThreatLevel, Tracks, Truth
+from skyfence.model import (
+    Alert,
+    AlertState,
+    Detections,
+    Sensor,
+    SensorRegistry,
+    TargetInfo,
+    ThreatLevel,
+    Tracks,
+    Truth,
+)
 from skyfence.model import records as rec
 from skyfence.model.schemas import SCHEMA_NAMES, load_schema
 
@@ -64,7 +74,14 @@ def _detections() -> list[Detections]:
             [np.diag([9.0, 9.0, 16.0])],
             attrs={"serial": ["1596F350457AB2C"], "operator": [[120.0, -300.0, 0.0]]},
         ),
-        Detections("adsb", "position", [1800000002.0], [[5000.0, 8000.0, 3500.0]], [np.eye(3) * 100.0], attrs={"icao": ["a1b2c3"]}),
+        Detections(
+            "adsb",
+            "position",
+            [1800000002.0],
+            [[5000.0, 8000.0, 3500.0]],
+            [np.eye(3) * 100.0],
+            attrs={"icao": ["a1b2c3"]},
+        ),
     ]
 
 
@@ -90,7 +107,16 @@ def _tracks() -> Tracks:
 def _truth() -> Truth:
     infos = [
         TargetInfo(0, "fpv-fiber", "fpv", "fpv", "threat", link="fiber", flags=("rf_silent",), zone="depot"),
-        TargetInfo(1, "survey", "compliant", "multirotor", "benign", link=None, flags=("remote_id",), serial="1596F350457AB2C"),
+        TargetInfo(
+            1,
+            "survey",
+            "compliant",
+            "multirotor",
+            "benign",
+            link=None,
+            flags=("remote_id",),
+            serial="1596F350457AB2C",
+        ),
     ]
     return Truth(
         [1800000000.0, 1800000000.0],
@@ -103,8 +129,30 @@ def _truth() -> Truth:
 
 def _alerts() -> list[Alert]:
     return [
-        Alert("A-1-depot", 1800000002.0, 1, "depot", ThreatLevel.HIGH, AlertState.NEW, 41.5, "FPV 0.80, RF-silent, 21 m/s toward Depot", 0.82, 0.9),
-        Alert("A-1-depot", 1800000060.0, 1, "depot", ThreatLevel.LOW, AlertState.RESOLVED, math.inf, "track lost", 0.1, 0.0),
+        Alert(
+            "A-1-depot",
+            1800000002.0,
+            1,
+            "depot",
+            ThreatLevel.HIGH,
+            AlertState.NEW,
+            41.5,
+            "FPV 0.80, RF-silent, 21 m/s toward Depot",
+            0.82,
+            0.9,
+        ),
+        Alert(
+            "A-1-depot",
+            1800000060.0,
+            1,
+            "depot",
+            ThreatLevel.LOW,
+            AlertState.RESOLVED,
+            math.inf,
+            "track lost",
+            0.1,
+            0.0,
+        ),
     ]
 
 
@@ -112,8 +160,18 @@ def _sensors() -> SensorRegistry:
     return SensorRegistry(
         SITE,
         [
-            Sensor("radar-n", "radar", "polar", np.array([0.0, 1000.0, 12.0]), 1.0, 5000.0, {"sigma_range_m": 5.0}),
-            Sensor("rf-df-1", "rf", "bearing", np.array([-2000.0, 0.0, 8.0]), 2.0, 4000.0, {"sigma_az_deg": 3.0}),
+            Sensor(
+                "radar-n",
+                "radar",
+                "polar",
+                np.array([0.0, 1000.0, 12.0]),
+                1.0,
+                5000.0,
+                {"sigma_range_m": 5.0},
+            ),
+            Sensor(
+                "rf-df-1", "rf", "bearing", np.array([-2000.0, 0.0, 8.0]), 2.0, 4000.0, {"sigma_az_deg": 3.0}
+            ),
         ],
     )
 
@@ -134,7 +192,9 @@ def test_golden_lines(name: str) -> None:
     path = GOLDEN / f"{name}.jsonl"
     if os.environ.get("SKYFENCE_UPDATE_GOLDEN"):
         path.write_text(text)
-    assert text == path.read_text(), f"{name} records changed; if on purpose, rerun with SKYFENCE_UPDATE_GOLDEN=1"
+    assert text == path.read_text(), (
+        f"{name} records changed; if on purpose, rerun with SKYFENCE_UPDATE_GOLDEN=1"
+    )
 
 
 @pytest.mark.parametrize("name", SCHEMA_NAMES)
