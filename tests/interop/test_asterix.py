@@ -337,3 +337,31 @@ def _check_stream(data: bytes) -> None:
 @given(_mutations(_FUZZ_SEEDS))
 def test_fuzz_asterix_never_raises_anything_but_decode_error(data: bytes) -> None:
     _check_stream(data)
+
+
+_ETH_UDP = (
+    bytes.fromhex("01005e0100010009000000000800450000330000400040110000c0a80001ef0100010fa00fa0001f0000")
+    + bytes.fromhex(
+        "300030fdf70219c9356d4da0c5aff1e0020005283c660c10c236d4182001c0780031bc0000400deb07b9582e410020f5"
+    )[:11]
+)
+
+
+@pytest.mark.fuzz
+@given(
+    st.one_of(
+        st.binary(max_size=120),
+        st.tuples(st.integers(0, 80), st.binary(max_size=20)).map(lambda p: _ETH_UDP[: p[0]] + p[1]),
+        st.lists(st.tuples(st.integers(0, 200), st.integers(0, 7)), max_size=6).map(
+            lambda f: _flip(_ETH_UDP, f)
+        ),
+    ),
+    st.sampled_from([0, 1, 12, 14, 101, 113, 127]),
+)
+def test_fuzz_udp_payload(frame: bytes, linktype: int) -> None:
+    try:
+        payload = udp_payload(frame, linktype)
+    except DecodeError as exc:
+        assert exc.reason
+    else:
+        assert len(payload) <= len(frame)
