@@ -260,3 +260,22 @@ def test_fiber_scenario_has_no_rf_from_fibre_targets() -> None:
                 heard.update(src[src >= 0].tolist())
     assert all(infos[t].link != "fiber" for t in heard)
     assert any(infos[t].name == "analog-control" for t in heard)
+
+
+def test_terrain_is_built_once_per_scenario_and_not_pickled() -> None:
+    import pickle
+
+    from skyfence.simulate import scenario_terrain
+
+    sc = load_scenario(FLAGSHIP)
+    ter = scenario_terrain(sc)
+    assert scenario_terrain(sc) is ter
+    flat = sc.model_copy(update={"terrain": type(sc.terrain)()})
+    assert scenario_terrain(flat).is_flat and not ter.is_flat
+    next(iter(simulate(sc)))
+    blob = pickle.dumps(sc)
+    assert len(blob) < 200_000, "caches must not travel to worker processes"
+    back = pickle.loads(blob)
+    assert back == sc and back.source_path == sc.source_path
+    first = [detection_lines(d) for d in next(iter(simulate(back, seed=3))).detections]
+    assert first == [detection_lines(d) for d in next(iter(simulate(sc, seed=3))).detections]

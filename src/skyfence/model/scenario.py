@@ -423,6 +423,8 @@ class Scenario(_Model):
     _base_dir: Path | None = PrivateAttr(default=None)
     _source_path: Path | None = PrivateAttr(default=None)
     _source_text: str | None = PrivateAttr(default=None)
+    #: (terrain spec, base dir, built terrain): rebuilt when either changes.
+    _terrain_cache: tuple[Any, Any, Any] | None = PrivateAttr(default=None)
 
     @property
     def base_dir(self) -> Path:
@@ -443,6 +445,33 @@ class Scenario(_Model):
         self._source_text = text
         self._base_dir = None if path is None else path.parent
         return self
+
+    def cached_terrain(self) -> Any:
+        """The terrain built for this scenario's current ``terrain`` spec, if any."""
+        c = self._terrain_cache
+        if c is not None and c[0] is self.terrain and c[1] == self._base_dir:
+            return c[2]
+        return None
+
+    def cache_terrain(self, terrain: Any) -> None:
+        self._terrain_cache = (self.terrain, self._base_dir, terrain)
+
+    def __eq__(self, other: object) -> bool:
+        # Equal scenarios are equal whatever was cached or where they were read from.
+        if not isinstance(other, Scenario):
+            return NotImplemented
+        return self.__dict__ == other.__dict__
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __getstate__(self) -> dict[Any, Any]:
+        # The terrain cache (grids and sensor horizons, megabytes) never travels to worker
+        # processes; each rebuilds it once.
+        state = super().__getstate__()
+        private = state.get("__pydantic_private__")
+        if private:
+            state["__pydantic_private__"] = {**private, "_terrain_cache": None}
+        return state
 
     def site_frame(self) -> Site:
         return self.site.site()

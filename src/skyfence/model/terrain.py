@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -42,6 +42,7 @@ class Terrain:
     origin: tuple[float, float]
     spacing: tuple[float, float]
     level_m: float
+    _horizons: dict[tuple[float, ...], Horizon] = field(repr=False, compare=False)
 
     def __init__(
         self,
@@ -74,6 +75,8 @@ class Terrain:
         object.__setattr__(self, "origin", (org[0], org[1]))
         object.__setattr__(self, "spacing", (sp[0], sp[1]))
         object.__setattr__(self, "level_m", float(level_m))
+        # Horizons of fixed observers, computed once (Monte Carlo runs reuse them).
+        object.__setattr__(self, "_horizons", {})
 
     # -- construction -------------------------------------------------------------------
     @classmethod
@@ -207,7 +210,14 @@ class Terrain:
         if az_bins is None:
             arc = 2.0 * math.pi * min(max_range_m, 200_000.0) / min(self.spacing)
             az_bins = int(min(max(arc, 360.0), 2880.0))
-        return Horizon(self, np.asarray(origin, dtype=np.float64).reshape(3), max_range_m, az_bins)
+        o = np.asarray(origin, dtype=np.float64).reshape(3)
+        key = (float(o[0]), float(o[1]), float(o[2]), float(max_range_m), float(az_bins))
+        hz = self._horizons.get(key)
+        if hz is None:
+            if len(self._horizons) >= 256:
+                self._horizons.clear()
+            hz = self._horizons[key] = Horizon(self, o, max_range_m, az_bins)
+        return hz
 
 
 class Horizon:

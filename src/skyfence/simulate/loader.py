@@ -213,7 +213,17 @@ def scenario_zones(scenario: Scenario) -> list[Zone]:
 
 
 def scenario_terrain(scenario: Scenario) -> Terrain:
-    """The scenario's ground: flat, a height grid file, or rasterised ridges."""
+    """The scenario's ground: flat, a height grid file, or rasterised ridges (built once
+    per scenario object, so repeated runs share the terrain and its sensor horizons)."""
+    cached = scenario.cached_terrain()
+    if isinstance(cached, Terrain):
+        return cached
+    terrain = _build_terrain(scenario)
+    scenario.cache_terrain(terrain)
+    return terrain
+
+
+def _build_terrain(scenario: Scenario) -> Terrain:
     spec = scenario.terrain
     src = scenario.source_path or "<scenario>"
     if spec.file is not None:
