@@ -48,7 +48,8 @@ def predict(
     Q: NDArray[np.float64],
     Pi: NDArray[np.float64],
 ) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]:
-    """One step for all tracks: IMM mixing (when ``M > 1``), then ``F x``, ``F P F' + Q``."""
+    """One step for all tracks: IMM mixing (when ``M > 1``), then ``F x``, ``F P F' + Q``.
+    The input arrays may be updated in place and returned."""
     if xm.shape[1] > 1:
         c = mu @ Pi  # predicted mode probabilities [N,M]
         w = mu[:, :, None] * Pi[None] / np.maximum(c[:, None, :], 1e-300)  # mu_{i|j} [N,M,M]
@@ -58,13 +59,13 @@ def predict(
         xm, Pm, mu = x0, P0, c
     if F.shape[0] == 1 and np.array_equal(F[0, :3, :3], np.eye(3)) and not F[0, 3:, :3].any():
         # Constant velocity: F = [[I, dt I], [0, I]] applied by block, not as a 6x6 product.
+        # In place: the caller hands over its state arrays and takes the results back.
         dt = F[0, 0, 3]
-        xp = xm.copy()
-        xp[..., :3] += dt * xm[..., 3:]
-        Pp = Pm.copy()
-        Pp[..., :3, :] += dt * Pp[..., 3:, :]
-        Pp[..., :, :3] += dt * Pp[..., :, 3:]
-        return xp, Pp + Q, mu
+        xm[..., :3] += dt * xm[..., 3:]
+        Pm[..., :3, :] += dt * Pm[..., 3:, :]
+        Pm[..., :, :3] += dt * Pm[..., :, 3:]
+        Pm += Q
+        return xm, Pm, mu
     xp = np.einsum("mij,nmj->nmi", F, xm)
     Pp = F @ Pm @ np.swapaxes(F, 1, 2) + Q
     return xp, Pp, mu
@@ -158,7 +159,8 @@ def mixture_update(
 ) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]:
     """Update tracks ``rows = unique(track)`` with detections ``z [K,m]`` (pair ``k`` links
     ``track[k]`` to ``z[k]`` with weight ``beta[k]``; ``beta0[rows]`` is each updated
-    track's weight of "no detection"). Returns new ``xm``, ``Pm``, ``mu`` for all tracks.
+    track's weight of "no detection"). Returns ``xm``, ``Pm``, ``mu`` for all tracks (the
+    inputs may be updated in place).
 
     Each mode is updated with its own gain (IMM); the mode probabilities are reweighted
     by the mode likelihoods ``sum_k beta_k N(nu_k; S_k)`` (plus ``mode_lik_floor`` for
@@ -182,9 +184,7 @@ def mixture_update(
     Pu = 0.5 * (Pu + np.swapaxes(Pu, 1, 2))
 
     if M == 1 and beta0[track].max() == 0.0 and np.all(beta == 1.0):
-        # GNN with a plain filter: one detection per track, no mixture to match.
-        xm = xm.copy()
-        Pm = Pm.copy()
+        # GNN with a plain filter: one detection per track, no mixture to match (in place).
         xm[track, 0] = xk + dx
         Pm[track, 0] = Pu
         return xm, Pm, mu

@@ -54,7 +54,7 @@ class GatedPairs:
 
 
 def _flatten(lists: NDArray[np.object_] | list[list[int]]) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
-    lengths = np.fromiter((len(v) for v in lists), dtype=np.int64, count=len(lists))
+    lengths = np.fromiter(map(len, lists), dtype=np.int64, count=len(lists))
     rows = np.repeat(np.arange(len(lists), dtype=np.int64), lengths)
     cols = np.fromiter(itertools.chain.from_iterable(lists), dtype=np.int64, count=int(lengths.sum()))
     return rows, cols
