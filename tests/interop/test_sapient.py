@@ -32,6 +32,8 @@ from skyfence.share.sapient import (
     parse_message,
     registration_message,
     status_report,
+    task_ack_message,
+    task_message,
     ulid,
 )
 from skyfence.share.sapient_proto import location_pb2, range_bearing_pb2
@@ -248,6 +250,17 @@ def test_sensor_node_and_fusion_node_over_loopback() -> None:
             if len(received) >= 12:
                 break
             await asyncio.sleep(0.01)
+        # The fusion node cues the sensor; the sensor accepts the task.
+        task = task_message("fusion-node", 120.0, NODE, rng, look_at=(51.5, -1.2, 150.0))
+        await server.send_to(NODE, task)
+        got_task = await client.receive()
+        assert got_task.WhichOneof("content") == "task" and got_task.destination_id == NODE
+        assert got_task.task.command.look_at.location_list.locations[0].y == 51.5
+        await client.send(task_ack_message(NODE, 120.5, "fusion-node", got_task.task.task_id, True))
+        for _ in range(200):
+            if len(received) >= 13:
+                break
+            await asyncio.sleep(0.01)
         await client.close()
         await server.close()
         assert server.registered[NODE].icd_version == ICD_VERSION
@@ -256,7 +269,8 @@ def test_sensor_node_and_fusion_node_over_loopback() -> None:
     received, errors, ack = asyncio.run(run())
     assert ack.acceptance
     kinds = [m.WhichOneof("content") for m in received]
-    assert kinds == ["registration", "status_report"] + ["detection_report"] * 10
+    assert kinds == ["registration", "status_report"] + ["detection_report"] * 10 + ["task_ack"]
+    assert received[-1].task_ack.task_status == received[-1].task_ack.TASK_STATUS_ACCEPTED
     assert errors["bad_protobuf"] + errors["missing_field"] == 1
     (det,) = detection_reports_to_detections(received, SITE)
     assert len(det) == 10 and det.sensor_id == NODE
@@ -272,6 +286,8 @@ def _seed_payloads() -> list[bytes]:
         _report(2.0, rng, rb=(100.0, 45.0, 2.0)),
         registration_message(NODE, 3.0),
         status_report(NODE, 4.0, rng, SITE),
+        task_message("fusion", 4.5, NODE, rng, look_at=(51.5, -1.2, 100.0)),
+        task_ack_message(NODE, 4.6, "fusion", "01ARZ3NDEKTSV4RRFFQ69G5FAV", False, "busy"),
         *tr.detection_reports(_tracks(5.0)),
         tr.alert(Alert("a", 5.0, 7, "z", ThreatLevel.LOW, AlertState.NEW, math.inf, "r")),
     ]

@@ -42,6 +42,8 @@ from skyfence.share.sapient_proto import (
     registration_pb2,
     sapient_message_pb2,
     status_report_pb2,
+    task_ack_pb2,
+    task_pb2,
 )
 
 __all__ = [
@@ -60,6 +62,8 @@ __all__ = [
     "registration_ack",
     "registration_message",
     "status_report",
+    "task_ack_message",
+    "task_message",
     "timestamp_of",
     "ulid",
 ]
@@ -200,6 +204,44 @@ def registration_ack(node_id: str, t: float, to: str, accepted: bool = True, rea
     msg.registration_ack.acceptance = accepted
     if reason:
         msg.registration_ack.ack_response_reason.append(reason)
+    return msg
+
+
+def task_message(
+    node_id: str,
+    t: float,
+    to: str,
+    rng: random.Random,
+    name: str = "",
+    look_at: tuple[float, float, float] | None = None,
+    mode_change: str | None = None,
+) -> Any:
+    """A task for node ``to``: look at a WGS84 point (lat, lon, alt) or change mode (the two
+    commands skyfence gives sensors: cue a camera to a track, switch a radar's mode)."""
+    msg = _envelope(node_id, t, to)
+    task = msg.task
+    task.task_id = ulid(t, rng)
+    task.task_name = name or "skyfence cue"
+    task.control = task_pb2.Task.CONTROL_START
+    if look_at is not None:
+        locs = task.command.look_at.location_list.locations.add()
+        _set_location(locs, *look_at)
+    elif mode_change is not None:
+        task.command.mode_change = mode_change
+    else:
+        task.command.request = "status"
+    return msg
+
+
+def task_ack_message(node_id: str, t: float, to: str, task_id: str, accepted: bool, reason: str = "") -> Any:
+    msg = _envelope(node_id, t, to)
+    ack = msg.task_ack
+    ack.task_id = task_id
+    ack.task_status = (
+        task_ack_pb2.TaskAck.TASK_STATUS_ACCEPTED if accepted else task_ack_pb2.TaskAck.TASK_STATUS_REJECTED
+    )
+    if reason:
+        ack.reason.append(reason)
     return msg
 
 
@@ -574,6 +616,7 @@ class SapientServer:
         self.clock = clock
         self.errors: Counter[str] = Counter()
         self.registered: dict[str, Any] = {}
+        self._writers: dict[str, asyncio.StreamWriter] = {}
         self._server: asyncio.Server | None = None
 
     async def start(self) -> int:
@@ -582,6 +625,15 @@ class SapientServer:
         sock = self._server.sockets[0]
         self.port = int(sock.getsockname()[1])
         return self.port
+
+    async def send_to(self, node_id: str, msgs: Any | Sequence[Any]) -> None:
+        """Send to a registered node (a task, an alert acknowledgement ...)."""
+        writer = self._writers.get(node_id)
+        if writer is None:
+            raise KeyError(f"SAPIENT node {node_id!r} is not registered here")
+        batch = msgs if isinstance(msgs, list | tuple) else [msgs]
+        writer.write(b"".join(encode_frame(m) for m in batch))
+        await writer.drain()
 
     async def close(self) -> None:
         if self._server is not None:
@@ -610,6 +662,7 @@ class SapientServer:
                         continue
                     if msg.WhichOneof("content") == "registration":
                         self.registered[msg.node_id] = msg.registration
+                        self._writers[msg.node_id] = writer
                         ack = registration_ack(self.node_id, self.clock(), msg.node_id)
                         writer.write(encode_frame(ack))
                         await writer.drain()
@@ -619,6 +672,8 @@ class SapientServer:
         except (ConnectionError, asyncio.IncompleteReadError):
             self.errors["connection_lost"] += 1
         finally:
+            for node in [n for n, w in self._writers.items() if w is writer]:
+                del self._writers[node]
             writer.close()
             with contextlib.suppress(ConnectionError):
                 await writer.wait_closed()
