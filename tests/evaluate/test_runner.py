@@ -162,3 +162,17 @@ def test_stage_configs_reach_the_tracker(tmp_path: Path) -> None:
         SHORT, 1, workers=0, report=False, tracker_config={"management": {"confirm_m": 1, "confirm_n": 1}}
     )
     assert eager.mean("time_to_confirmed_track_s") < base.mean("time_to_confirmed_track_s")
+
+
+def test_cli_compare_json_lines(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    doc = yaml.safe_load(SHORT.read_text())
+    (tmp_path / "a.yaml").write_text(yaml.safe_dump(doc))
+    (tmp_path / "b.yaml").write_text(yaml.safe_dump(dict(doc, sensors=doc["sensors"][:1])))
+    out = tmp_path / "out"
+    argv = ["exercise", "compare", str(tmp_path / "a.yaml"), str(tmp_path / "b.yaml")]
+    assert main([*argv, "--runs", "1", "--workers", "0", "--out", str(out), "--json"]) == 0
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [rec["type"] for rec in lines] == ["layout", "layout", "compare"]
+    assert [rec["rank"] for rec in lines[:2]] == [1, 2]
+    assert {rec["name"] for rec in lines[:2]} == {"a", "b"}
+    assert (out / "compare.html").exists()
