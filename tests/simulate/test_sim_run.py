@@ -4,6 +4,7 @@ the exercise files, and the behaviours' ground rules on the shipped scenarios.""
 from __future__ import annotations
 
 import json
+import os
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
@@ -11,6 +12,8 @@ from typing import Any
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from simkit import SCENARIOS
 
 from skyfence.model.records import (
@@ -158,7 +161,7 @@ def _files(out: Path) -> dict[str, bytes]:
 
 
 def test_same_seed_gives_byte_identical_files(tmp_path: Path) -> None:
-    sc = _shorter(load_scenario(FLAGSHIP), 120)
+    sc = _shorter(load_scenario(FLAGSHIP), 60)
     a = _files(write_exercise(sc, tmp_path / "a", seed=5))
     b = _files(write_exercise(sc, tmp_path / "b", seed=5))
     assert set(a) == set(EXERCISE_FILES)
@@ -279,3 +282,91 @@ def test_terrain_is_built_once_per_scenario_and_not_pickled() -> None:
     assert back == sc and back.source_path == sc.source_path
     first = [detection_lines(d) for d in next(iter(simulate(back, seed=3))).detections]
     assert first == [detection_lines(d) for d in next(iter(simulate(sc, seed=3))).detections]
+
+
+# Each example simulates a few seconds: a few dozen under make test, up to 1000 under make fuzz.
+_SIM_EXAMPLES = min(int(os.environ.get("SKYFENCE_FUZZ_EXAMPLES", "40")), 1000)
+_pos = st.lists(st.floats(-3000, 3000), min_size=2, max_size=2)
+_attack = {
+    "launch": _pos,
+    "aim": _pos,
+    "waypoints": st.lists(_pos, max_size=3),
+    "cruise_speed": st.floats(5, 60),
+    "altitude_agl_m": st.floats(1, 200),
+    "link": st.sampled_from(["analog_5g8", "elrs_900", "elrs_2g4", "digital_ofdm", "fiber"]),
+    "terminal_autonomy_s": st.floats(0, 10),
+    "start_s": st.floats(0, 5),
+}
+_target = st.one_of(
+    st.fixed_dictionaries({"behaviour": st.just("fpv"), **_attack}),
+    st.fixed_dictionaries(
+        {"behaviour": st.sampled_from(["swarm", "decoy"]), "count": st.integers(1, 4), **_attack}
+    ),
+    st.fixed_dictionaries(
+        {"behaviour": st.just("relay"), "launch": _pos, "station": _pos, "altitude_agl_m": st.floats(10, 300)}
+    ),
+    st.fixed_dictionaries(
+        {
+            "behaviour": st.just("compliant"),
+            "area_center": _pos,
+            "area_width_m": st.floats(1, 2000),
+            "line_spacing_m": st.floats(1, 500),
+            "spoofed_remote_id": st.booleans(),
+        }
+    ),
+    st.fixed_dictionaries(
+        {
+            "behaviour": st.just("bird"),
+            "center": _pos,
+            "count": st.integers(1, 5),
+            "radius_m": st.floats(1, 3000),
+        }
+    ),
+    st.fixed_dictionaries(
+        {"behaviour": st.just("aircraft"), "closest_point": _pos, "heading_deg": st.floats(-360, 360)}
+    ),
+)
+
+
+@pytest.mark.fuzz
+@settings(max_examples=_SIM_EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(targets=st.lists(_target, min_size=1, max_size=5), ridge=st.booleans(), wind=st.floats(0, 30))
+def test_random_scenarios_simulate_to_finite_valid_output(
+    targets: list[dict[str, Any]], ridge: bool, wind: float
+) -> None:
+    from skyfence.model.detections import invalid_rows
+
+    doc: dict[str, Any] = {
+        "name": "fuzz",
+        "site": {"lat": 10.0, "lon": 20.0},
+        "duration_s": 6,
+        "step_s": 1.0,
+        "extent_m": 3000,
+        "wind": {"speed_mps": wind},
+        "sensors": [
+            {"id": "radar", "type": "radar", "position": [0, 0], "max_range_m": 5000, "clutter_rate": 1},
+            {"id": "rf", "type": "rf", "position": [10, 0], "max_range_m": 5000, "measure_el": True},
+            {"id": "mic", "type": "acoustic", "position": [0, 10], "max_range_m": 5000, "rate_hz": 3},
+            {
+                "id": "eo",
+                "type": "ir",
+                "position": [0, 20],
+                "max_range_m": 5000,
+                "hfov_deg": 360,
+                "vfov_deg": 180,
+            },
+            {"id": "rid", "type": "remote_id", "position": [5, 5], "max_range_m": 5000},
+            {"id": "adsb", "type": "adsb", "position": [5, 5], "max_range_m": 50000},
+        ],
+        "targets": [{"name": f"t{k}", **t} for k, t in enumerate(targets)],
+    }
+    if ridge:
+        doc["terrain"] = {
+            "ridges": [{"start": [-3000, 500], "end": [3000, 800], "height_m": 200, "width_m": 100}]
+        }
+    sc = Scenario.model_validate(doc)
+    for step in simulate(sc, seed=1):
+        assert np.isfinite(step.truth.x).all()
+        for det in step.detections:
+            bad, reasons = invalid_rows(det)
+            assert not bad.any(), reasons

@@ -214,6 +214,30 @@ def test_rf_never_sees_fibre_or_silent_emitters() -> None:
     assert (src >= 0).sum() > 0.99 * n
 
 
+def test_rf_hears_a_relay_retransmitting_its_clients() -> None:
+    model = _model(RfModel, RfSensor, type="rf", sensitivity_dbm=-100, bands=["900", "5g8"])
+    # Target 0: the relay (own link elrs_900), high up 3 km away; targets 1-2: its clients,
+    # 5.8 GHz FPVs far beyond the sensor's reach; target 3: an FPV with no relay, as far.
+    table = make_table(["multirotor", "fpv", "fpv", "fpv"], link="analog_5g8")
+    object.__setattr__(table, "link", np.array([LINK_CODES.index("elrs_900"), 0, 0, 0], dtype=np.int64))
+    object.__setattr__(table, "relay_of", np.array([-1, 0, 0, -1], dtype=np.int64))
+    pos = np.array(
+        [[0.0, 3000.0, 150.0], [0.0, 60_000.0, 20.0], [500.0, 60_000.0, 20.0], [0.0, -60_000.0, 20.0]]
+    )
+    heard: dict[tuple[int, str], int] = {}
+    for _ in range(200):
+        det, src = model.scan(make_scene(pos, table))
+        for tid, band in zip(src.tolist(), det.attrs["band"].tolist(), strict=True):
+            heard[(tid, band)] = heard.get((tid, band), 0) + 1
+    # The relay is heard on its own band and, once per client link, on the clients' band.
+    assert heard.get((0, "900"), 0) > 150
+    assert heard.get((0, "5g8"), 0) > 150
+    assert all(tid == 0 for tid, _ in heard)
+    # With its clients silent the relay is heard on its own link only.
+    det, src = model.scan(make_scene(pos[:1], make_table(["multirotor"], link="elrs_900")))
+    assert set(det.attrs["band"].tolist()) <= {"900"}
+
+
 def test_rf_bearing_noise_and_band_filter() -> None:
     model = _model(RfModel, RfSensor, type="rf", noise={"az_deg": 2.0, "el_deg": 4.0}, measure_el=True)
     n = 4000
