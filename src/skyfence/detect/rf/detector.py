@@ -20,6 +20,8 @@ import numpy as np
 from numpy.typing import NDArray
 from pydantic import BaseModel, ConfigDict, Field
 from scipy import ndimage
+from scipy.sparse import csr_matrix
+from scipy.sparse.csgraph import connected_components
 
 from skyfence.detect.rf.bearing import SPEED_OF_LIGHT, ArrayGeometry, estimate_bearing
 from skyfence.detect.rf.features import band_limit, cyclic_prefix, dechirp, line_sync
@@ -72,6 +74,8 @@ class RfDetectorConfig(BaseModel):
     cp_rho: float = Field(0.04, description="cyclic-prefix autocorrelation to call OFDM")
     line_score: float = Field(6.0, description="line-sync harmonic peak over spectrum level")
     narrowband_max_hz: float = 200e3
+    narrowband_min_s: float = Field(0.5e-3, description="shorter narrow emissions may be chirp fragments")
+    ofdm_min_hz: float = Field(4e6, description="narrowest emission called OFDM (Wi-Fi or video)")
     wide_min_hz: float = 1e6
     max_excerpt: int = Field(1 << 17, description="samples used for features")
     reclassify_s: float = 0.25
@@ -164,6 +168,83 @@ _COLUMNS = (
     "az_alt",
     "block",
 )
+
+
+#: Level (in noise-floor units) of the 5x3-cell mean that keeps a cell in a detected tile.
+_CELL_LEVEL = 2.3
+#: Fewest cells an emission may have (a few raised cells at a tile's edge are not one).
+_MIN_CELLS = 6
+
+
+def _merge_spans(
+    lo: NDArray[np.int64], hi: NDArray[np.int64], t_lo: NDArray[np.int64], t_hi: NDArray[np.int64]
+) -> NDArray[np.int64]:
+    """Group the components that are one emission: fragments at (nearly) the same time that
+    overlap or touch in frequency (a weak or non-flat spectrum), and components at other
+    times on (nearly) the same band (bursts of one link). Hops on nearby channels at other
+    times stay apart."""
+    n = lo.size
+    if n > 400:
+        # Pathological masks: fall back to chaining any overlap (linear sweep).
+        order = np.argsort(lo)
+        reach = np.maximum.accumulate(hi[order])
+        new = np.ones(n, dtype=bool)
+        new[1:] = lo[order][1:] > reach[:-1]
+        g = np.empty(n, dtype=np.int64)
+        g[order] = np.cumsum(new) - 1
+        return g
+    overlap = np.minimum(hi[:, None], hi[None, :]) - np.maximum(lo[:, None], lo[None, :])
+    span = hi - lo
+    narrow = np.minimum(span[:, None], span[None, :])
+    wide = np.maximum(span[:, None], span[None, :])
+    t_gap = np.maximum(t_lo[:, None], t_lo[None, :]) - np.minimum(t_hi[:, None], t_hi[None, :])
+    fragments = (t_gap < 0) & (overlap >= -np.maximum(2, narrow // 8))
+    bursts = (overlap >= 0.7 * wide) & (narrow >= 4)  # slivers must not chain channels
+    _, labels = connected_components(csr_matrix(fragments | bursts), directed=False)
+    out: NDArray[np.int64] = np.asarray(labels, dtype=np.int64)
+    return out
+
+
+def _spans(mask: NDArray[np.bool_]) -> list[tuple[int, int, int, int]]:
+    """Emission extents ``(bin_lo, bin_hi, frame_lo, frame_hi)`` from a detection mask."""
+    # A chirp is a thin diagonal in the spectrogram: bridge small gaps before labelling so
+    # one packet is one component, then take each component's extent on its own raised cells.
+    joined = ndimage.binary_dilation(mask, structure=np.ones((3, 5), dtype=bool))
+    labels, count = ndimage.label(joined, structure=np.ones((3, 3), dtype=bool))
+    if count == 0:
+        return []
+    labels = np.where(mask, labels, 0)
+    objs = [o for o in ndimage.find_objects(labels, max_label=count) if o is not None]
+    count = len(objs)
+    labels = _relabel(labels)
+    lo = np.array([o[1].start for o in objs])
+    hi = np.array([o[1].stop for o in objs])
+    t_lo = np.array([o[0].start for o in objs])
+    t_hi = np.array([o[0].stop for o in objs])
+    size = ndimage.sum_labels(mask, labels, index=np.arange(1, count + 1))
+    group = _merge_spans(lo, hi, t_lo, t_hi)
+    n_groups = int(group.max()) + 1
+    cells = np.bincount(group, weights=size, minlength=n_groups)
+    g_lo = np.full(n_groups, mask.shape[1])
+    g_hi = np.zeros(n_groups, dtype=np.int64)
+    g_t0 = np.full(n_groups, mask.shape[0])
+    g_t1 = np.zeros(n_groups, dtype=np.int64)
+    np.minimum.at(g_lo, group, lo)
+    np.maximum.at(g_hi, group, hi)
+    np.minimum.at(g_t0, group, t_lo)
+    np.maximum.at(g_t1, group, t_hi)
+    keep = np.flatnonzero(cells >= _MIN_CELLS)
+    return [(int(g_lo[g]), int(g_hi[g]), int(g_t0[g]), int(g_t1[g])) for g in keep]
+
+
+def _relabel(labels: NDArray[np.int32]) -> NDArray[np.int32]:
+    """Consecutive label numbers (find_objects skipped the labels left without cells)."""
+    used = np.unique(labels)
+    used = used[used > 0]
+    lut = np.zeros(int(labels.max()) + 1, dtype=np.int32)
+    lut[used] = np.arange(1, used.size + 1, dtype=np.int32)
+    out: NDArray[np.int32] = lut[labels]
+    return out
 
 
 def _cells(hit: NDArray[np.bool_], tf: int, ff: int) -> NDArray[np.bool_]:
@@ -316,12 +397,23 @@ class RfDetector:
         rows: list[_Row] = []
         for b in (int(v) for v in np.flatnonzero(any_hit)):
             mask = np.zeros((c.block_frames, c.nfft), dtype=bool)
-            for (tf, ff), h in zip(self.plan.scales, hits, strict=True):
+            weak = np.zeros((c.block_frames, c.nfft), dtype=bool)
+            for (tf, ff), thr, h in zip(self.plan.scales, self.plan.thresholds, hits, strict=True):
                 if h[b].any():
-                    mask |= _cells(h[b], tf, ff)
+                    tiles = _cells(h[b], tf, ff)
+                    mask |= tiles
+                    if ff <= 4:
+                        # A weak narrow carrier only stands out integrated over the whole tile:
+                        # keep the cells whose sliding tile-sized mean is well above noise.
+                        level = 1.0 + 0.4 * (thr - 1.0)
+                        weak |= tiles & (
+                            ndimage.uniform_filter(norm[b], size=(tf, 3), mode="nearest") > level
+                        )
             tb = t0 + b * c.block_len / self.sample_rate
             rows.extend(
-                self._segment(mask, norm[b], x[:, b * c.block_len : (b + 1) * c.block_len], tb, block0 + b)
+                self._segment(
+                    mask, weak, norm[b], x[:, b * c.block_len : (b + 1) * c.block_len], tb, block0 + b
+                )
             )
         return rows
 
@@ -330,35 +422,36 @@ class RfDetector:
     def _segment(
         self,
         mask: NDArray[np.bool_],
+        weak: NDArray[np.bool_],
         norm: NDArray[np.float32],
         x: NDArray[np.complex64],
         tb: float,
         block: int,
     ) -> list[_Row]:
-        labels, count = ndimage.label(mask, structure=np.ones((3, 3), dtype=bool))
-        if count == 0:
-            return []
-        objs = ndimage.find_objects(labels)
-        lo = np.array([o[1].start for o in objs if o is not None])
-        hi = np.array([o[1].stop for o in objs if o is not None])
-        t_lo = np.array([o[0].start for o in objs if o is not None])
-        t_hi = np.array([o[0].stop for o in objs if o is not None])
-        # Merge components whose frequency spans overlap (bursts of one link, fragments of a
-        # weak emission): sweep over spans sorted by their lower edge.
-        order = np.argsort(lo)
-        lo, hi, t_lo, t_hi = lo[order], hi[order], t_lo[order], t_hi[order]
-        reach = np.maximum.accumulate(hi)
-        new = np.ones(lo.size, dtype=bool)
-        new[1:] = lo[1:] > reach[:-1] + 1
-        group = np.cumsum(new) - 1
-        n_groups = int(group[-1]) + 1
-        g_lo = np.minimum.reduceat(lo, np.flatnonzero(new))
-        g_hi = np.maximum.reduceat(hi, np.flatnonzero(new))
-        g_t0 = np.array([t_lo[group == g].min() for g in range(n_groups)])
-        g_t1 = np.array([t_hi[group == g].max() for g in range(n_groups)])
+        # Tiles locate an emission coarsely (a wide tile is 64 bins); keep only the cells that
+        # are themselves raised (5 frames x 3 bins mean above noise) so that nearby hops and
+        # carriers stay apart and the measured extent is the emission's own.
+        smooth = ndimage.uniform_filter(norm, size=(5, 3), mode="nearest")
+        spans = _spans(mask & (smooth > _CELL_LEVEL))
+        if weak.any():
+            # Weak, long, narrow emissions stand out only integrated over the block; their
+            # strong cells are chance fragments. A weak span gives way to strong spans that
+            # cover a good part of its time (a hopping link seen through the long tiles), and
+            # otherwise replaces the strong fragments inside it.
+            weak_spans = _spans(weak)
+            keep_weak = []
+            for w in weak_spans:
+                inside = [s for s in spans if s[0] < w[1] and w[0] < s[1]]
+                if sum(s[3] - s[2] for s in inside) >= 0.25 * (w[3] - w[2]) and any(
+                    s[1] - s[0] >= 4 for s in inside
+                ):
+                    continue
+                keep_weak.append(w)
+                spans = [s for s in spans if not (s[0] < w[1] and w[0] < s[1])]
+            spans += keep_weak
         rows = []
-        for g in range(n_groups):
-            row = self._measure(norm, int(g_lo[g]), int(g_hi[g]), int(g_t0[g]), int(g_t1[g]), tb, block)
+        for lo, hi, t0, t1 in spans:
+            row = self._measure(norm, lo, hi, t0, t1, tb, block)
             if row is not None:
                 self._classify(row, x, tb)
                 if self.array is not None and x.shape[0] >= 2:
@@ -372,7 +465,10 @@ class RfDetector:
         c = self.config
         df = self.sample_rate / c.nfft
         frame_s = c.nfft / self.sample_rate
-        pad = 4
+        box = norm[t0:t1, lo:hi]
+        if float(box.mean()) - 1.0 < 5.0 * 1.2 / math.sqrt(box.size):
+            return None  # cells raised by chance around a detected tile, not an emission
+        pad = max(4, (hi - lo) // 2)  # the mask can miss a non-flat spectrum's weaker skirts
         a, b = max(lo - pad, 0), min(hi + pad, c.nfft)
         spec = norm[t0:t1, a:b].mean(axis=0) - 1.0
         if spec.size >= 3:
@@ -396,6 +492,8 @@ class RfDetector:
             band = np.convolve(band, np.ones(3) / 3, mode="same")
         thr = 3.0 / math.sqrt(3.0 * max(nbins / 1.7, 1.0))
         active = band > max(thr, 0.1 * float(band.max()))
+        active[: max(t0 - 1, 0)] = False
+        active[t1 + 1 :] = False
         if not active.any():
             active[t0:t1] = True
         idx = np.flatnonzero(active)
@@ -450,7 +548,8 @@ class RfDetector:
                     row.protocol, row.sf = "elrs", fit.sf
                     row.bandwidth = fit.bandwidth
                     row.link = self._link(fit.sf, fit.bandwidth)
-            if row.protocol == "unknown" and bw <= c.narrowband_max_hz:
+            long_enough = row.t_end - row.t_start >= c.narrowband_min_s
+            if row.protocol == "unknown" and bw <= c.narrowband_max_hz and long_enough:
                 row.protocol = "narrowband"
             elif row.protocol == "unknown" and bw >= c.wide_min_hz:
                 edge = 0.65 * bw + 2 * fs / c.nfft
@@ -459,10 +558,11 @@ class RfDetector:
                 cp = cyclic_prefix(band, fs, bw)
                 if ls.score >= c.line_score:
                     row.protocol, row.line_rate = "analog_video", ls.line_rate
-                elif cp.rho >= c.cp_rho and cp.contrast >= 4.0:
+                elif cp.rho >= c.cp_rho and cp.contrast >= 4.0 and bw >= c.ofdm_min_hz:
+                    # A chirp preamble also repeats every symbol: only wide emissions can be OFDM.
                     row.symbol_time = cp.lag
                     row.protocol = "wifi" if abs(cp.lag - 3.2e-6) < 0.3e-6 else "digital_ofdm"
-        elif bw <= c.narrowband_max_hz:
+        elif bw <= c.narrowband_max_hz and row.t_end - row.t_start >= c.narrowband_min_s:
             row.protocol = "narrowband"
         if row.protocol not in ("elrs", "unknown"):  # only a confident answer is worth reusing
             self._known = [k for k in self._known if row.t_start - k.t_seen < 2 * c.reclassify_s]

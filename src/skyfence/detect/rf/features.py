@@ -31,7 +31,7 @@ def band_limit(x: NDArray[np.complex64], fs: float, f_lo: float, f_hi: float) ->
 
 @dataclass(frozen=True, slots=True)
 class ChirpFit:
-    score: float  # share of window power in the two strongest dechirped bins (noise: ~2 ln(N)/N)
+    score: float  # share of window power in the strongest dechirped bins (noise: ~4 ln(2N)/N)
     sf: int
     bandwidth: float
 
@@ -54,9 +54,9 @@ def dechirp(
     """Best (spreading factor, bandwidth) by dechirping ``x`` against up-chirps of each candidate.
 
     The excerpt is resampled to one sample per chip around ``f_center``; each window of
-    ``2**sf`` chips is multiplied by the conjugate base chirp, and the share of its power in
-    the two strongest FFT bins (two, because windows straddle symbols) is compared with what
-    noise gives. The score is that ratio, averaged over windows.
+    ``2**sf`` chips is multiplied by the conjugate base chirp; the score is the share of its
+    power in the four strongest bins of a 2x zero-padded FFT (a window straddles two symbols,
+    each tone spreads over two padded bins), averaged over the windows of the packet.
     """
     n = x.size
     spec = scipy.fft.fft(x.astype(np.complex128), workers=1)
@@ -70,15 +70,22 @@ def dechirp(
         z = scipy.fft.ifft(scipy.fft.ifftshift(spec[idx]), workers=1)
         for sf in sfs:
             ns = 1 << sf
-            nwin = m // ns
+            nwin = m // ns - 1
             if nwin < 2:
                 continue
-            w = z[: nwin * ns].reshape(nwin, ns) * _base_downchirp(ns)
-            p = np.abs(scipy.fft.fft(w, axis=1, workers=1)) ** 2
-            total = p.sum(axis=1)
+            # Windows rarely line up with symbols: try two offsets half a symbol apart and keep the
+            # better per window; zero-pad 2x so a tone between bins still lands in the top bins.
+            shares = []
+            for off in (0, ns // 2):
+                w = z[off : off + nwin * ns].reshape(nwin, ns) * _base_downchirp(ns)
+                p = np.abs(scipy.fft.fft(w, n=2 * ns, axis=1, workers=1)) ** 2
+                total = p.sum(axis=1)
+                top = np.partition(p, 2 * ns - 4, axis=1)[:, -4:].sum(axis=1) / np.maximum(total, 1e-30)
+                shares.append((top, total))
+            top = np.maximum(shares[0][0], shares[1][0])
+            total = shares[0][1]
             live = total > 0.3 * total.max()  # windows of the packet, not the gaps
-            top2 = np.partition(p[live], ns - 2, axis=1)[:, -2:].sum(axis=1) / total[live]
-            score = float(np.mean(top2))
+            score = float(np.mean(top[live]))
             if score > best.score:
                 best = ChirpFit(score, sf, float(bw))
     return best
