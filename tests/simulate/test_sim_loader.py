@@ -124,6 +124,20 @@ def test_bad_input_names_file_field_and_line(
     assert str(err).startswith(f"{path}:{err.line}, field '")
 
 
+def test_lat_lon_positions(small_doc: dict[str, Any], write_doc: WriteDoc) -> None:
+    from skyfence.simulate import sensor_registry
+
+    site = small_doc["site"]
+    # About 1 km north and 1 km east of the site origin, given in WGS84 degrees.
+    small_doc["sensors"][0]["position"] = {"lat": site["lat"] + 0.008993, "lon": site["lon"] + 0.013389}
+    small_doc["sensors"][1]["position"] = {"lat": site["lat"], "lon": site["lon"], "alt": site["alt"] + 30.0}
+    reg = sensor_registry(load_scenario(write_doc(small_doc)))
+    e, n, u = reg.get("radar-1").position
+    assert (e, n) == pytest.approx((1000.0, 1000.0), abs=5.0)
+    assert u == pytest.approx(5.0, abs=0.5), "no altitude given: the mast height above the ground"
+    assert reg.get("rf-1").position == pytest.approx([0.0, 0.0, 30.0], abs=1e-3)
+
+
 def test_missing_field(small_doc: dict[str, Any], write_doc: WriteDoc) -> None:
     del small_doc["sensors"][0]["max_range_m"]
     path = write_doc(small_doc)

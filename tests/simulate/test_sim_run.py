@@ -53,6 +53,7 @@ def flagship_run() -> dict[str, Any]:
     kinds: dict[str, str] = {}
     last_seen: dict[int, float] = {}
     emitting: dict[int, list[bool]] = {}
+    tracks_of: dict[str, list[np.ndarray]] = {"fpv-relayed": [], "relay-1": []}
     steps = 0
     infos = None
     for step in simulate(sc):
@@ -67,9 +68,14 @@ def flagship_run() -> dict[str, Any]:
             kinds[det.sensor_id] = det.kind
             for tid in src.tolist():
                 by_sensor_target[(det.sensor_id, tid)] += 1
-        for tid, em in zip(step.truth.target.tolist(), step.truth.emitting.tolist(), strict=True):
+        for i, (tid, em) in enumerate(
+            zip(step.truth.target.tolist(), step.truth.emitting.tolist(), strict=True)
+        ):
             last_seen[tid] = step.t
             emitting.setdefault(tid, []).append(em)
+            name = step.truth.targets[tid].name
+            if name in tracks_of:
+                tracks_of[name].append(step.truth.x[i, :3].copy())
     assert infos is not None
     return {
         "scenario": sc,
@@ -79,6 +85,7 @@ def flagship_run() -> dict[str, Any]:
         "infos": {i.id: i for i in infos},
         "last_seen": last_seen,
         "emitting": emitting,
+        "tracks_of": {k: np.array(v) for k, v in tracks_of.items()},
     }
 
 
@@ -133,6 +140,26 @@ def test_behaviours_keep_their_promises(flagship_run: dict[str, Any]) -> None:
     em = flagship_run["emitting"][by_name["swarm-north-01"].id]
     assert any(em) and not em[-1]
     assert by_name["airliner"].icao == "4D2219"
+
+
+def test_relay_fed_fpv_flies_beyond_its_operators_line_of_sight(flagship_run: dict[str, Any]) -> None:
+    from skyfence.simulate import scenario_terrain
+
+    sc = flagship_run["scenario"]
+    ter = scenario_terrain(sc)
+    relay_spec = next(t for t in sc.targets if t.name == "relay-1")
+    e, n = relay_spec.operator[0], relay_spec.operator[1]
+    operator = np.array([e, n, float(ter.height(np.array([e]), np.array([n]))[0]) + 1.5])
+    fpv = flagship_run["tracks_of"]["fpv-relayed"]
+    relay = flagship_run["tracks_of"]["relay-1"]
+    fpv_los = ter.line_of_sight(np.broadcast_to(operator, fpv.shape), fpv)
+    relay_los = ter.line_of_sight(operator, relay[-1])
+    # Once past the hostile-side ridge (N ~ 4600) the FPV is out of its operator's sight.
+    beyond = fpv[:, 1] < 4200.0
+    assert beyond.sum() > 60
+    assert fpv_los[beyond].mean() < 0.05, "the relayed FPV flies beyond its operator's line of sight"
+    assert relay_los.all(), "the operator sees the relay on station"
+    assert relay[-1][2] - ter.height(relay[-1][:1], relay[-1][1:2])[0] == pytest.approx(150.0, abs=5.0)
 
 
 def test_fpv_motion_is_physical() -> None:
