@@ -126,6 +126,8 @@ def _fpv_trajectory(rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
             vel = vel + np.array([6.0, -4.0, -3.0]) * dt  # dive away
         elif 95 <= t < 100:
             vel = vel + np.array([-8.0, 0.0, 2.0]) * dt
+        if pos[2] < 30.0 and vel[2] < 0.0:
+            vel[2] = 0.0  # pull out of the dive and fly level
         pos = pos + vel * dt
         x[k, :3], x[k, 3:] = pos, vel
     t = np.arange(n) * dt

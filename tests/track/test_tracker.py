@@ -367,3 +367,16 @@ def test_default_inference_runs_inside_the_tracker(rng: np.random.Generator) -> 
         tracks = tracker.update(positions("pos", float(k), [[15.0 * k, 0.0, 80.0] + rng.normal(0, 3, 3)]))
     assert len(tracks) == 1
     assert np.isclose(tracks.cls_prob.sum(), 1.0)
+
+
+def test_point_detections_outside_the_height_band_are_dropped_unless_identified(quiet: TrackerConfig) -> None:
+    sp = np.array([0.0, 0.0, 10.0])
+    reg = registry(("radar", "radar", "polar", sp), ("adsb", "adsb", "position", [0, 0, 0]))
+    tracker = Tracker(quiet, reg)
+    R = np.diag([25.0, 1e-5, 1e-5])
+    high = polar_of(sp, np.array([[3000.0, 1000.0, 4500.0], [1000.0, 1000.0, 100.0]]))
+    tracks = tracker.update(Detections("radar", "polar", [1.0, 1.0], high, np.stack([R, R])))
+    assert len(tracks) == 1 and tracker.stats.out_of_band == 1
+    assert abs(tracks.x[0, 2] - 100.0) < 5.0
+    airliner = positions("adsb", 2.0, [[5000.0, 5000.0, 10_000.0]], sigma=30.0, icao=["4CA123"])
+    assert len(tracker.update(airliner)) == 2 and tracker.stats.out_of_band == 1

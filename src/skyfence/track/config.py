@@ -85,6 +85,10 @@ class ManagementConfig(_Strict):
     triangulation_window_s: float = Field(1.5, ge=0)
     #: Smallest crossing angle of two bearings used to triangulate, degrees.
     triangulation_min_angle_deg: float = Field(8.0, gt=0, lt=90)
+    #: Surveillance height band (m, site ENU U): 3-D point detections outside it are
+    #: dropped (unless identified, e.g. ADS-B) and tracks that leave it are deleted.
+    floor_m: float = -300.0
+    ceiling_m: float = 3000.0
     #: Assumed height of a bearing-only target when no sensor measures elevation, m.
     default_height_m: float = Field(50.0)
 

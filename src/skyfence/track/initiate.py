@@ -123,6 +123,7 @@ def _intersect(
     height_gate: float,
     default_height: float,
     unobserved_height_var: float,
+    ceiling: float = np.inf,
 ) -> tuple[NDArray[np.bool_], NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]:
     """Row-wise intersection of rays ``a[k]`` and ``b[k]``: ok, position, covariance, cost."""
     sa, ca = np.sin(a.az), np.cos(a.az)
@@ -180,6 +181,7 @@ def _intersect(
     # Nothing flies far below every sensor: such an intersection is a ghost.
     floor = np.minimum(a.spos[:, 2], b.spos[:, 2]) - 3.0 * np.sqrt(cov[:, 2, 2]) - 100.0
     ok &= pos[:, 2] >= floor
+    ok &= pos[:, 2] <= ceiling + 3.0 * np.sqrt(cov[:, 2, 2])
     cost = d2 + 0.5 * np.log(dinfo**-1)
     return ok, pos, cov, cost
 
@@ -194,6 +196,7 @@ def triangulate(
     default_height: float,
     unobserved_height_var: float,
     max_pairs: int = 2_000_000,
+    ceiling: float = np.inf,
 ) -> Triangulation:
     """Initial states for targets seen as bearings by ``new`` and by other sensors in ``pool``."""
     empty = Triangulation(np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros((0, 6)), np.zeros((0, 6, 6)))
@@ -213,6 +216,7 @@ def triangulate(
         height_gate,
         default_height,
         unobserved_height_var,
+        ceiling,
     )
     ii, jj, pos, cov, cost = ii[ok], jj[ok], pos[ok], cov[ok], cost[ok]
     if ii.size == 0:

@@ -53,6 +53,7 @@ class TrackerStats:
     dropped_late: int = 0
     duplicates: int = 0
     invalid: int = 0
+    out_of_band: int = 0
     tracks_started: int = 0
     tracks_deleted: int = 0
 
@@ -385,9 +386,12 @@ class Tracker:
         det = self._dedupe(det, t)
         if len(det) == 0:
             return
+        sensor = self._info[det.sensor_id]
+        det = self._inside_band(det, sensor)
+        if len(det) == 0:
+            return
         self.stats.detections += len(det)
         self._dirty = True
-        sensor = self._info[det.sensor_id]
         cfg = self.config
         c = self._cols
         n = c["id"].shape[0]
@@ -557,6 +561,22 @@ class Tracker:
         self._manage(t)
         self._assoc.append((det.sensor_id, ids_out, det))
 
+    def _inside_band(self, det: Detections, sensor: _SensorInfo) -> Detections:
+        """Drop 3-D point detections outside the surveillance height band (radar clutter
+        at aircraft heights, garbage fixes) unless they carry an identity (ADS-B)."""
+        if det.dim < 3 or det.kind == "bearing" or _identity_of(det) is not None:
+            return det
+        m = self.config.management
+        if det.kind == "polar":
+            height = sensor.position[2] + det.z[:, 0] * np.sin(det.z[:, 2])
+        else:
+            height = det.z[:, 2]
+        inside = (height >= m.floor_m) & (height <= m.ceiling_m)
+        if inside.all():
+            return det
+        self.stats.out_of_band += int((~inside).sum())
+        return det.take(inside)
+
     def _start_bearings(
         self, det: Detections, left: NDArray[np.int64], sensor: _SensorInfo, t: float
     ) -> NDArray[np.int64]:
@@ -576,6 +596,7 @@ class Tracker:
             m.initial_speed_sigma_m_s,
             m.default_height_m,
             m.unobserved_height_var,
+            ceiling=m.ceiling_m,
         )
         out = np.full(left.size, -1, dtype=np.int64)
         if tri.new.size:
@@ -617,6 +638,11 @@ class Tracker:
         Pm = c["Pm"]
         var_h = (Pm[:, :, 0, 0] + Pm[:, :, 1, 1]).max(axis=1)
         drop |= var_h > m.max_position_sigma_m**2
+        # A track without identity that has clearly left the height band is a ghost.
+        height = c["xm"][:, :, 2].max(axis=1)
+        sd_u = np.sqrt(c["Pm"][:, :, 2, 2].max(axis=1))
+        out = (height - 3.0 * sd_u > m.ceiling_m) | (height + 3.0 * sd_u < m.floor_m)
+        drop |= out & (c["identity"] == "")
         status[firm & (c["misses"] > 0)] = _COASTING
         status[firm & (c["misses"] == 0)] = _CONFIRMED
         if drop.any():
