@@ -155,6 +155,7 @@ class TrackInference:
             x,
             status,
             kin.column("speed"),
+            np.sqrt(np.maximum(0.5 * (P[:, 3, 3] + P[:, 4, 4]), 0.0)),
             kin.column("hover"),
             kin.height,
             prob,

@@ -359,6 +359,12 @@ class RelayConfig(_Strict):
     serves FPVs flying beyond their operator's line of sight."""
 
     max_speed_mps: float = Field(3.0, gt=0, description="smoothed speed under which a track hovers")
+    speed_sigma_factor: float = Field(
+        1.5,
+        ge=0,
+        description="... plus this many velocity sigmas (a relay held by RF bearings alone keeps "
+        "several m/s of velocity noise)",
+    )
     min_height_m: float = Field(40.0, description="relays climb to see far; lower hover is not a relay")
     min_dwell_s: float = Field(20.0, ge=0, description="hover dwell before a track can be a relay")
     rf_recent_s: float = Field(
@@ -380,6 +386,9 @@ class RelayConfig(_Strict):
     )
     operator_standoff_m: float = Field(
         1500.0, gt=0, description="assumed operator distance beyond the border (single bearing case)"
+    )
+    protocol_memory_s: float = Field(
+        30.0, gt=0, description="time constant of the evidence behind a track's remembered link protocol"
     )
     hold_s: float = Field(20.0, ge=0, description="a relay keeps its flag this long after evidence stops")
     bearing_smooth: float = Field(0.3, gt=0, le=1, description="weight of a new operator bearing estimate")

@@ -48,6 +48,8 @@ class StepEvidence:
     adsb: NDArray[np.float64]
     protocol: NDArray[np.str_]
     band: NDArray[np.str_]
+    #: confidence of the bearing that named ``protocol`` and ``band``
+    protocol_q: NDArray[np.float64]
     unassociated: UnassociatedBearings
 
 
@@ -121,6 +123,7 @@ def step_evidence(
     adsb = np.zeros(n_tracks)
     protocol = np.full(n_tracks, "", dtype="<U32")
     band = np.full(n_tracks, "", dtype="<U32")
+    link_q = np.zeros(n_tracks)
     u_origin: list[NDArray[np.float64]] = []
     u_az: list[NDArray[np.float64]] = []
     u_band: list[NDArray[np.str_]] = []
@@ -160,12 +163,16 @@ def step_evidence(
             bnd = _as_str(det.attrs.get("band"), n)
             is_link = np.isin(proto[ok], np.asarray(list(link_protocols), dtype=str))
             np.maximum.at(link, rows[is_link], q[is_link])
-            # Protocol and band only from bearings that are more likely ours than not.
-            sure = q >= 0.5
-            has = sure & (proto[ok] != "")
-            protocol[rows[has]] = proto[ok][has]
-            hasb = sure & (bnd[ok] != "")
-            band[rows[hasb]] = bnd[ok][hasb]
+            # Protocol and band only from bearings that plausibly are ours (a third or more:
+            # the track is one of at most a few on the line).
+            sure = q >= 0.3
+            # The most plausible bearing of the step names the track's protocol and band.
+            better = sure & (proto[ok] != "") & (q > link_q[rows])
+            order = np.argsort(q[better], kind="stable")
+            r_b = rows[better][order]
+            protocol[r_b] = proto[ok][better][order]
+            band[r_b] = bnd[ok][better][order]
+            link_q[r_b] = q[better][order]
             free = idx < 0
             if free.any() and det.kind == "bearing":
                 origin = (
@@ -185,4 +192,4 @@ def step_evidence(
         np.concatenate(u_band).astype(str) if u_band else np.zeros(0, dtype="<U1"),
         np.concatenate(u_proto).astype(str) if u_proto else np.zeros(0, dtype="<U1"),
     )
-    return StepEvidence(emission, log_none, by_sensor, rf, link, rid, adsb, protocol, band, unassoc)
+    return StepEvidence(emission, log_none, by_sensor, rf, link, rid, adsb, protocol, band, link_q, unassoc)

@@ -6,7 +6,8 @@ associated within ``rf_recent_s``, and, when border zones are known, within
 ``border_distance_m`` of the border. FPV-like tracks that still use a radio link and fly
 beyond their operator's line of sight (deeper than ``operator_los_m`` inside the border)
 are linked to the nearest candidate within ``service_radius_m`` whose link protocol
-matches theirs (a previous link is kept while it stays compatible). A candidate serving
+matches theirs, protocol and band (an FPV whose link was never heard is not
+linked; a previous link is kept while it stays compatible). A candidate serving
 at least one FPV is a relay and keeps the flag for ``hold_s``.
 
 The operator's ground link is estimated on each relay as a bearing from the relay:
@@ -157,6 +158,8 @@ class RelayChains:
                 "last_link_t": ((), np.float64, -np.inf),
                 "protocol": ((), "<U32", ""),
                 "band": ((), "<U32", ""),
+                "proto_w": ((), np.float64, 0.0),
+                "t": ((), np.float64, np.nan),
                 "relay_until": ((), np.float64, -np.inf),
                 "relay_id": ((), np.int64, -1),
                 "op_bearing": ((), np.float64, np.nan),
@@ -171,6 +174,7 @@ class RelayChains:
         x: NDArray[np.float64],
         status: NDArray[np.int8],
         speed: NDArray[np.float64],
+        speed_sd: NDArray[np.float64],
         hover_s: NDArray[np.float64],
         height: NDArray[np.float64],
         cls_prob: NDArray[np.float64],
@@ -183,8 +187,19 @@ class RelayChains:
         n = ids.shape[0]
         link = evidence.link >= 0.5
         s["last_link_t"] = np.where(link, t, s["last_link_t"])
-        s["protocol"] = np.where(link & (evidence.protocol != ""), evidence.protocol, s["protocol"])
-        s["band"] = np.where(link & (evidence.band != ""), evidence.band, s["band"])
+        # Protocol and band are remembered from any bearing plausibly the track's, so an
+        # FPV seen through a crowd still gets its band; the weight behind the remembered
+        # one (decaying) must be beaten by a new bearing before it changes, so the odd
+        # bearing of a neighbour on the same line does not rename the track's link.
+        dt = np.where(np.isfinite(s["t"]), t - s["t"], 0.0)
+        w = s["proto_w"] * np.exp(-np.maximum(dt, 0.0) / c.protocol_memory_s)
+        heard = evidence.protocol != ""
+        same = heard & (evidence.protocol == s["protocol"]) & (evidence.band == s["band"])
+        swap = heard & ~same & (evidence.protocol_q > w)
+        s["proto_w"] = np.where(same, w + evidence.protocol_q, np.where(swap, evidence.protocol_q, w))
+        s["protocol"] = np.where(swap, evidence.protocol, s["protocol"])
+        s["band"] = np.where(swap, evidence.band, s["band"])
+        s["t"] = np.full(n, t)
         alive = (status == TrackStatus.CONFIRMED) | (status == TrackStatus.COASTING)
         xy = x[:, :2]
         near_border = np.ones(n, dtype=bool)
@@ -195,7 +210,7 @@ class RelayChains:
             beyond_los = depth >= c.operator_los_m
         cand = (
             alive
-            & (np.nan_to_num(speed, nan=np.inf) <= c.max_speed_mps)
+            & (np.nan_to_num(speed, nan=np.inf) <= c.max_speed_mps + c.speed_sigma_factor * speed_sd)
             & (hover_s >= c.min_dwell_s)
             & (height >= c.min_height_m)
             & (t - s["last_link_t"] <= c.rf_recent_s)
@@ -211,8 +226,12 @@ class RelayChains:
             d = np.linalg.norm(xy[fi, None, :] - xy[None, ri, :], axis=2)
             pf = s["protocol"][fi][:, None]
             pr = s["protocol"][ri][None, :]
-            mismatch = (pf != "") & (pr != "") & (pf != pr)
-            ok = (d <= c.service_radius_m) & ~mismatch
+            bf = s["band"][fi][:, None]
+            br = s["band"][ri][None, :]
+            # A relay re-transmits its clients' links: same protocol, same band.
+            mismatch = ((pf != "") & (pr != "") & (pf != pr)) | ((bf != "") & (br != "") & (bf != br))
+            # Only an FPV whose own link was heard can be put on a relay's link.
+            ok = (d <= c.service_radius_m) & ~mismatch & (pf != "")
             # Keep an existing link while it is compatible: chains should not flicker.
             kept = s["relay_id"][fi][:, None] == ids[ri][None, :]
             cost = np.where(ok, d - kept * c.service_radius_m, np.inf)
