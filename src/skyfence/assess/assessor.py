@@ -156,8 +156,9 @@ class Assessor:
         live = tracks.status != TrackStatus.DELETED
         if not cfg.assess_tentative:
             live &= tracks.status != TrackStatus.TENTATIVE
+        # The earliest state of a track, tentative or not, is the closest to its launch.
+        self._remember_early(tracks.take(np.flatnonzero(tracks.status != TrackStatus.DELETED)))
         tr = tracks.take(np.flatnonzero(live)) if not live.all() else tracks
-        self._remember_early(tr)
         spoofed, offset = spoofed_mask(tr, cfg.spoof_distance_m, cfg.spoof_sigma, self.site)
         compliant = self.allow_list.allowed(tr.identity, t)
         pic = score_tracks(tr, self.zones, cfg, spoofed, compliant, offset)
@@ -242,6 +243,8 @@ class Assessor:
             cfg.climb_rate_mps,
             cfg.assumed_agl_m,
             cfg.max_back_s,
+            cfg.unseen_median_s,
+            cfg.unseen_sigma,
         )
         self._launch[tid] = areas[0]
         return areas[0]

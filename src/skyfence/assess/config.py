@@ -75,6 +75,10 @@ class AssessConfig(BaseModel):
     # Launch point.
     climb_rate_mps: float = Field(3.0, gt=0, description="assumed climb when the track has no vertical rate")
     assumed_agl_m: float = Field(50.0, gt=0, description="assumed height when the track has no altitude")
+    unseen_median_s: float = Field(
+        45.0, ge=0, description="median time a track first seen airborne flew before it was picked up"
+    )
+    unseen_sigma: float = Field(0.8, ge=0, description="log-normal spread of that time")
     max_back_s: float = Field(300.0, gt=0)
     history_len: int = Field(6, ge=1, description="earliest snapshots kept per track")
 

@@ -1,8 +1,9 @@
 """Where a drone took off and where its operator is: interdiction teams go there.
 
 - Launch area: the track's earliest state is propagated back along its velocity to the
-  ground (terrain height, flat when none), with its covariance carried through the
-  unscented transform; the result is a 95 % ellipse.
+  ground (terrain height, flat when none), adding the time it may have flown unseen
+  before the sensors picked it up; its covariance and those assumptions are sampled;
+  the result is a 95 % ellipse.
 - Remote ID operator: the reported operator position (track attrs ``operator_pos``
   ``[N, 2|3]`` ENU or ``operator_lat``/``operator_lon``), a small ellipse.
 - Relay: the bearing of the ground link from the relay (track attr ``operator_bearing_rad``).
@@ -106,6 +107,7 @@ def _compass(az: float) -> str:
 def back_propagate(
     x: NDArray[np.float64],
     climb: NDArray[np.float64],
+    unseen_s: NDArray[np.float64],
     ground: Ground,
     known_alt: NDArray[np.bool_],
     assumed_agl_m: float,
@@ -113,21 +115,28 @@ def back_propagate(
 ) -> NDArray[np.float64]:
     """Ground point ``[M, 2]`` each state ``x[M, 6]`` came from, flying straight back.
 
-    With a measured climb (``vU`` above 0.3 m/s) the time back is height above ground over
-    ``vU``; otherwise ``climb[M]`` is the assumed climb rate (and ``assumed_agl_m`` the
-    height when the track has none). The terrain under the first guess refines it once.
+    The time back is the climb from the ground (height above ground over ``vU`` when the
+    track climbs at more than 0.3 m/s, else over the assumed ``climb[M]``; height
+    ``assumed_agl_m`` when the track has none) plus, for a track first seen in level
+    flight over 20 m up, ``unseen_s[M]`` of cruise before the sensors picked it up.
+    The terrain under the first guess refines it once.
     """
     e, n, u = x[:, 0], x[:, 1], x[:, 2]
     ve, vn, vu = x[:, 3], x[:, 4], x[:, 5]
-    rate = np.where(known_alt & (vu > 0.3), vu, climb)
-    g = ground.height(e, n)
-    agl = np.where(known_alt, u - g, assumed_agl_m)
-    tau = np.clip(agl / rate, 0.0, max_back_s)
-    le, ln = e - ve * tau, n - vn * tau
+    climbing = known_alt & (vu > 0.3)
+    rate = np.where(climbing, vu, climb)
+
+    def time_back(g: NDArray[np.float64]) -> NDArray[np.float64]:
+        agl = np.where(known_alt, u - g, assumed_agl_m)
+        # Still climbing out: the climb itself dates the take-off. Level and airborne:
+        # it may have cruised unseen for a while first.
+        tau = np.clip(agl / rate, 0.0, None) + np.where((agl > 20.0) & ~climbing, unseen_s, 0.0)
+        out: NDArray[np.float64] = np.clip(tau, 0.0, max_back_s)
+        return out
+
+    tau = time_back(ground.height(e, n))
     # Taking off from a hillside: recompute with the ground under the first guess.
-    g2 = ground.height(le, ln)
-    agl2 = np.where(known_alt, u - g2, assumed_agl_m)
-    tau = np.clip(agl2 / rate, 0.0, max_back_s)
+    tau = time_back(ground.height(e - ve * tau, n - vn * tau))
     return np.stack([e - ve * tau, n - vn * tau], axis=1)
 
 
@@ -154,41 +163,37 @@ def launch_areas(
     climb_rate_mps: float,
     assumed_agl_m: float,
     max_back_s: float,
+    unseen_median_s: float = 45.0,
+    unseen_sigma: float = 0.8,
+    samples: int = 256,
 ) -> list[LaunchArea]:
-    """Launch ellipses for ``M`` earliest states, through the unscented transform over the
-    6-D state plus one extra dimension for the (log-normal) assumed climb rate."""
+    """Launch ellipses for ``M`` earliest states: fixed samples of the state ``N(x, P)``,
+    of a log-normal climb rate and of a log-normal unseen flight time are flown back to
+    the ground; the ellipse is the 95 % one of their mean and covariance (a skewed,
+    non-linear map, so samples rather than sigma points)."""
     m = x.shape[0]
     if m == 0:
         return []
-    dim = 7
-    kappa = 3.0 - dim
-    lam = kappa
-    Pa = np.zeros((m, dim, dim))
-    Pa[:, :6, :6] = 0.5 * (P + np.swapaxes(P, 1, 2))
-    Pa[:, 6, 6] = 1.0
+    Ps = 0.5 * (P + np.swapaxes(P, 1, 2))
     # Unknown height: the state's U/vU variance is a placeholder, leave it out.
-    Pa[~known_alt, 2, :] = 0.0
-    Pa[~known_alt, :, 2] = 0.0
-    Pa[~known_alt, 5, :] = 0.0
-    Pa[~known_alt, :, 5] = 0.0
-    w_e, V = np.linalg.eigh((dim + lam) * Pa)
-    S = V * np.sqrt(np.clip(w_e, 0.0, None))[:, None, :]  # columns are square-root directions
-    mean = np.concatenate([x, np.zeros((m, 1))], axis=1)
-    pts = [mean]
-    for k in range(dim):
-        pts.append(mean + S[:, :, k])
-        pts.append(mean - S[:, :, k])
-    sig = np.stack(pts, axis=1)  # [m, 2·dim+1, dim]
-    wts = np.full(2 * dim + 1, 1.0 / (2 * (dim + lam)))
-    wts[0] = lam / (dim + lam)
-    flat = sig.reshape(-1, dim)
-    climb = climb_rate_mps * np.exp(0.4 * flat[:, 6])
-    pts2 = back_propagate(
-        flat[:, :6], climb, ground, np.repeat(known_alt, 2 * dim + 1), assumed_agl_m, max_back_s
-    ).reshape(m, 2 * dim + 1, 2)
-    mu = np.einsum("k,mki->mi", wts, pts2)
-    d = pts2 - mu[:, None, :]
-    cov = np.einsum("k,mki,mkj->mij", wts, d, d)
+    Ps[~known_alt, 2, :] = 0.0
+    Ps[~known_alt, :, 2] = 0.0
+    Ps[~known_alt, 5, :] = 0.0
+    Ps[~known_alt, :, 5] = 0.0
+    w_e, V = np.linalg.eigh(Ps)
+    L = V * np.sqrt(np.clip(w_e, 0.0, None))[:, None, :]
+    half = np.random.default_rng(0x1A0C).standard_normal((samples // 2, 8))
+    eps = np.concatenate([half, -half])  # antithetic: the mean is unbiased
+    draws = x[:, None, :] + np.einsum("mij,kj->mki", L, eps[:, :6])  # [m, K, 6]
+    k = eps.shape[0]
+    climb = np.tile(climb_rate_mps * np.exp(0.4 * eps[:, 6]), m)
+    unseen = np.tile(unseen_median_s * np.exp(unseen_sigma * eps[:, 7]), m)
+    pts = back_propagate(
+        draws.reshape(m * k, 6), climb, unseen, ground, np.repeat(known_alt, k), assumed_agl_m, max_back_s
+    ).reshape(m, k, 2)
+    mu = pts.mean(axis=1)
+    d = pts - mu[:, None, :]
+    cov = np.einsum("mki,mkj->mij", d, d) / k
     major, minor, orient = _ellipse(cov)
     g = ground.height(mu[:, 0], mu[:, 1])
     return [

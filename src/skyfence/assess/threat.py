@@ -123,7 +123,7 @@ def score_tracks(
     base = (
         cls_threat
         + config.rf_silent_bonus * tracks.rf_silent * p_drone * conf
-        + config.swarm_bonus * (tracks.group_id >= 0)
+        + config.swarm_bonus * (tracks.group_id >= 0) * p_drone * conf
         + config.spoof_bonus * spoofed
     )
     prio = np.clip(0.6 + 0.1 * zones.priority.astype(np.float64), 0.7, 1.0)
@@ -137,7 +137,9 @@ def score_tracks(
     )
     closing = np.clip(geo.closing_speed.max(axis=1) if nz else np.zeros(n), 0.0, None)
     host = np.clip(
-        base + config.speed_bonus * np.clip(closing / config.speed_ref_mps, 0.0, 1.0) * conf, 0.0, 1.0
+        base + config.speed_bonus * np.clip(closing / config.speed_ref_mps, 0.0, 1.0) * p_drone * conf,
+        0.0,
+        1.0,
     )
     host = np.where(compliant & ~spoofed, host * config.compliant_factor, host)
     t_eff = np.where(np.isfinite(geo.time_to_zone), geo.time_to_zone, geo.cpa_time)
