@@ -13,7 +13,7 @@ from typing import Annotated, Any, Literal
 
 import numpy as np
 from annotated_types import Len
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, model_validator
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, PrivateAttr, model_validator
 
 from skyfence.geo import Site
 
@@ -412,7 +412,9 @@ class Scenario(_Model):
     step_s: float = Field(default=1.0, ge=0.01, le=60)
     start_time: float = Field(default=1_767_225_600.0, ge=0, le=4_102_444_800)
     extent_m: float = Field(default=10_000.0, gt=0, le=200_000)
-    time_of_day_h: float = Field(default=12.0, ge=0, le=24)
+    time_of_day_h: float = Field(
+        default=12.0, ge=0, le=24, validation_alias=AliasChoices("time_of_day_h", "time_of_day")
+    )
     light: float | None = Field(default=None, ge=0, le=1)
     zones: dict[str, Any] | str | None = None
     sensors: list[SensorSpec] = Field(default_factory=list)

@@ -209,11 +209,8 @@ class World:
         )
         self._setup_birds(specs, np.flatnonzero(beh == "bird"), seed)
         self._setup_aircraft(specs, np.flatnonzero(beh == "aircraft"))
-        # Relays emit while airborne; their clients' links are re-transmitted (sensors read this).
-        self.relay_clients: dict[int, NDArray[np.int64]] = {}
-        for rid in np.flatnonzero(beh == "relay"):
-            clients = np.flatnonzero(self.table.relay_of == rid)
-            self.relay_clients[int(rid)] = clients
+        # Relays radiate while airborne like any radio-linked drone; the sensors add the
+        # re-transmission of their clients' links (TargetTable.relay_of).
         self.links_rf = (self.table.link >= 0) & (self.table.link != LINK_CODES.index("fiber"))
         self.elapsed = 0.0
         self._launch(0.0)
