@@ -79,20 +79,32 @@ _SHORT = {"multirotor": "multi", "fixed_wing": "fixed", "aircraft": "aircr"}
 
 
 def _grouped(targets: list[dict[str, Any]]) -> list[tuple[str, list[dict[str, Any]]]]:
-    """Bird flocks collapse into one row per flock (members are ``flock-NN``)."""
+    """Bird flocks, and swarms of more than eight, collapse into one row per group
+    (members are named ``GROUP-NN``)."""
+
+    def group_of(rec: dict[str, Any]) -> str | None:
+        name = str(rec["name"])
+        if rec["behaviour"] in ("bird", "swarm", "decoy") and "-" in name:
+            return name.rsplit("-", 1)[0]
+        return None
+
+    sizes: dict[str, int] = {}
+    for rec in targets:
+        g = group_of(rec)
+        if g is not None:
+            sizes[g] = sizes.get(g, 0) + 1
     out: list[tuple[str, list[dict[str, Any]]]] = []
     index: dict[str, int] = {}
     for rec in targets:
-        name = str(rec["name"])
-        if rec["behaviour"] == "bird" and "-" in name:
-            flock = name.rsplit("-", 1)[0]
-            if flock in index:
-                out[index[flock]][1].append(rec)
+        g = group_of(rec)
+        if g is not None and (rec["behaviour"] == "bird" or sizes[g] > 8):
+            if g in index:
+                out[index[g]][1].append(rec)
                 continue
-            index[flock] = len(out)
-            out.append((flock, [rec]))
+            index[g] = len(out)
+            out.append((g, [rec]))
         else:
-            out.append((name, [rec]))
+            out.append((str(rec["name"]), [rec]))
     return out
 
 
