@@ -3,7 +3,7 @@ SHELL := /bin/bash
 VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml scripts/system-deps.sh | cksum | cut -d' ' -f1)
-EXTRAS ?= dev,interop,signal,share,bench
+EXTRAS ?= dev,interop,signal,share,bench,ray
 PYTEST_ARGS ?=
 
 .PHONY: help venv system-deps test lint typecheck pytest demo bench fuzz clean
