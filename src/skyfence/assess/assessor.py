@@ -257,7 +257,8 @@ class Assessor:
         one = tr.take(np.array([i]))
         areas: list[LaunchArea] = []
         launch = self._launch_of(tid)
-        if launch is not None:
+        # An ellipse tens of kilometres long sends nobody anywhere: leave it out.
+        if launch is not None and launch.semi_major_m <= self.config.max_launch_axis_m:
             areas.append(launch)
         areas.extend(operator_positions(one, self.site, self.ground))
         areas.extend(link_bearings(one))

@@ -80,6 +80,9 @@ class AssessConfig(BaseModel):
     )
     unseen_sigma: float = Field(0.8, ge=0, description="log-normal spread of that time")
     max_back_s: float = Field(300.0, gt=0)
+    max_launch_axis_m: float = Field(
+        5000.0, gt=0, description="launch ellipses with a longer semi-major axis are not reported"
+    )
     history_len: int = Field(6, ge=1, description="earliest snapshots kept per track")
 
     @field_validator("class_threat")

@@ -43,7 +43,21 @@ def alerts_table(alerts: Sequence[Alert], title: str = "Alerts timeline", reason
     table.add_column("reason", overflow="fold", max_width=reason_width)
     rows = sorted(alerts, key=lambda a: a.t)
     t0 = rows[0].t if rows else 0.0
+    order = list(ThreatLevel)
+    last: dict[str, Alert] = {}
     for a in rows:
+        prev = last.get(a.id)
+        last[a.id] = a
+        # A level that falls keeps the state; say so rather than repeat "new".
+        down = (
+            prev is not None
+            and prev.state == a.state
+            and a.state != AlertState.RESOLVED
+            and order.index(a.level) < order.index(prev.level)
+        )
+        state = Text(
+            f"{a.state.value} ↓" if down else a.state.value, style="dim" if down else _STATE_STYLES[a.state]
+        )
         dt = a.t - t0
         who = f"swarm {a.group_id}" if a.group_id >= 0 else f"T{a.track_id}"
         ttz = (
@@ -54,7 +68,7 @@ def alerts_table(alerts: Sequence[Alert], title: str = "Alerts timeline", reason
         table.add_row(
             f"{int(dt // 60):02d}:{dt % 60:04.1f}",
             a.id,
-            Text(a.state.value, style=_STATE_STYLES[a.state]),
+            state,
             Text(a.level.value, style=LEVEL_STYLES[a.level]),
             who,
             a.zone_id,
