@@ -107,6 +107,15 @@ def _make_tracks(
     ``Tracks.__init__`` fills, without re-validating each one every scan (this runs once
     per update and would otherwise be a sizeable part of a small scan's cost)."""
     n = c["id"].shape[0]
+    for name, arr, shape in (
+        ("cls_prob", infer.cls_prob, (n, N_CLASSES)),
+        ("rf_silent", infer.rf_silent, (n,)),
+        ("relay", infer.relay, (n,)),
+        ("group_id", infer.group_id, (n,)),
+        ("relay_id", infer.relay_id, (n,)),
+    ):
+        if np.shape(arr) != shape:
+            raise ValueError(f"inference returned {name} of shape {np.shape(arr)}, expected {shape}")
     tr = object.__new__(Tracks)
     fields: dict[str, Any] = {
         "t": float(t),
@@ -175,9 +184,12 @@ class Tracker:
         self._motion: tuple[NDArray[np.float64], ...] = ()
         self._infer: Inference | None = inference
         if inference is None and self.config.run_inference:
-            from skyfence.track.infer import TrackInference
-
-            self._infer = TrackInference(self.config.infer, sensors)
+            try:
+                from skyfence.track.infer import TrackInference
+            except ImportError:  # a build without track inference: uniform classes
+                self._infer = None
+            else:
+                self._infer = TrackInference(self.config.infer, sensors)
 
     # -- public surface -------------------------------------------------------------
 
