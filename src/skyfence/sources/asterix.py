@@ -252,13 +252,22 @@ def decode_record(buf: bytes, off: int, cat: int) -> tuple[AsterixRecord, int]:
     if not frns:
         raise DecodeError("empty_record", f"CAT{cat:03d}: FSPEC selects no item")
     raw: dict[str, bytes] = {}
+    end = len(buf)
     for frn in frns:
         entry = uap[frn] if frn < len(uap) else None
         if entry is None:
             raise DecodeError("undefined_item", f"CAT{cat:03d}: FRN {frn + 1} is not defined")
         name, layout = entry
-        length = _item_length(buf, off + n, layout, f"CAT{cat:03d}/I{name}")
-        raw[name] = buf[off + n : off + n + length]
+        start = off + n
+        if layout[0] == "fixed":  # the common case, kept inline: no error text built per item
+            length = layout[1]
+            if start + length > end:
+                raise DecodeError(
+                    "truncated", f"CAT{cat:03d}/I{name}: item needs {length} octets, {end - start} left"
+                )
+        else:
+            length = _item_length(buf, start, layout, f"CAT{cat:03d}/I{name}")
+        raw[name] = buf[start : start + length]
         n += length
     fields = _fields048(raw) if cat == 48 else _fields062(raw)
     return AsterixRecord(cat, bytes(buf[off : off + n]), tuple(raw), fields), n
