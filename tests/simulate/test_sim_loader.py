@@ -259,7 +259,7 @@ _ALL_PATHS = _paths(SMALL)[1:]
 
 
 @pytest.mark.fuzz
-@settings(suppress_health_check=[HealthCheck.too_slow], max_examples=150)
+@settings(suppress_health_check=[HealthCheck.too_slow])
 @given(data=st.data())
 def test_mutated_documents_raise_only_scenario_errors(data: st.DataObject) -> None:
     doc = copy.deepcopy(SMALL)
@@ -287,7 +287,7 @@ def test_mutated_documents_raise_only_scenario_errors(data: st.DataObject) -> No
 
 
 @pytest.mark.fuzz
-@settings(suppress_health_check=[HealthCheck.too_slow], max_examples=150)
+@settings(suppress_health_check=[HealthCheck.too_slow])
 @given(text=st.text(max_size=200))
 def test_arbitrary_text_raises_only_scenario_errors(text: str) -> None:
     with contextlib.suppress(ScenarioError):
@@ -295,7 +295,7 @@ def test_arbitrary_text_raises_only_scenario_errors(text: str) -> None:
 
 
 @pytest.mark.fuzz
-@settings(suppress_health_check=[HealthCheck.too_slow], max_examples=100)
+@settings(suppress_health_check=[HealthCheck.too_slow])
 @given(
     cut=st.integers(min_value=0, max_value=4000),
     junk=st.sampled_from(["", ":", "- ", "{", "]", "!!python/object:os.system ''", "&a *a", "\t", "\x00"]),
