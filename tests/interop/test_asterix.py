@@ -195,6 +195,31 @@ def test_raw_files_match_expected_decoded_json(asterix_dir: Path) -> None:
         assert len(r.data) == g["len"]
 
 
+def test_cat021_matches_expected_decoded_json(asterix_dir: Path) -> None:
+    expected = json.loads((asterix_dir / "expected_decoded_raw_files.json").read_text())["cat21_re.ast"]
+    errors: Counter[str] = Counter()
+    recs = read_asterix_file(asterix_dir / "sample_data" / "cat21_re.ast", errors)
+    assert not errors and len(recs) == len(expected) == 2
+    for (_t, r), g in zip(recs, expected, strict=True):
+        assert r.cat == 21 and r.data.hex() == g["hexdata"].lower() and len(r.data) == g["len"]
+        f = r.fields
+        assert (f["sac"], f["sic"]) == (g["I010"]["SAC"]["val"], g["I010"]["SIC"]["val"])
+        assert f["lat_deg"] == pytest.approx(g["I130"]["Lat"]["val"], abs=1e-12)
+        assert f["lon_deg"] == pytest.approx(g["I130"]["Lon"]["val"], abs=1e-12)
+        assert f["icao"] == g["I080"]["TAddr"]["val"].lower()
+        assert f["tod_s"] == g["I073"]["time_reception_position"]["val"]
+        assert f["ecat"] == g["I020"]["ECAT"]["val"]
+        assert f["ground_bit"] == bool(g["I040"]["GBS"]["val"])
+    # SOURCE.md: target 000001 at 61.47532940, -7.87869930 (ToR 28802.921875 s).
+    site = Site(61.47532940, -7.87869930, 0.0)
+    (det,) = records_to_detections(recs, site)
+    assert det.kind == "position" and det.dim == 2 and list(det.attrs["icao"]) == ["000001", "000002"]
+    assert abs(det.z[0, 0]) < 0.01 and abs(det.z[0, 1]) < 0.01
+    assert det.t[0] == pytest.approx(28802.921875)
+    # Emitter category 21 is a surface service vehicle: no aircraft prior for it.
+    assert det.cls_lik is not None and np.argmax(det.cls_lik[0]) == 4 and np.ptp(det.cls_lik[1]) == 0
+
+
 def test_cat048_detections_are_polar_in_si_units(asterix_dir: Path) -> None:
     recs = read_asterix_file(asterix_dir / "sample_data" / "cat048.raw", t_ref=1_699_920_000.0 + 43200.0)
     (det,) = cat048_detections(recs)
@@ -273,7 +298,7 @@ def _mutations(seeds: list[bytes]) -> st.SearchStrategy[bytes]:
     flipped = st.tuples(
         seed, st.lists(st.tuples(st.integers(0, 1 << 16), st.integers(0, 7)), max_size=8)
     ).map(lambda p: _flip(p[0], p[1]))
-    random_block = st.tuples(st.sampled_from([48, 62]), st.binary(max_size=300)).map(
+    random_block = st.tuples(st.sampled_from([21, 48, 62]), st.binary(max_size=300)).map(
         lambda p: bytes([p[0], (len(p[1]) + 3) >> 8, (len(p[1]) + 3) & 0xFF]) + p[1]
     )
     return st.one_of(truncated, oversized, flipped, random_block, st.binary(max_size=300))
@@ -301,6 +326,8 @@ def _load_seeds() -> list[bytes]:
             _SEEDS.append(raw62[: (raw62[1] << 8) | raw62[2]])
             for _t, rec in read_asterix_file(d / "cat_034_048.pcap")[:40:7]:
                 _SEEDS.append(bytes([48, 0, len(rec.data) + 3]) + rec.data)
+            raw21 = (d / "cat21_re.ast").read_bytes()
+            _SEEDS.append(raw21[: (raw21[1] << 8) | raw21[2]])
         else:  # a hand-made CAT048 record keeps the fuzzers meaningful without the data
             _SEEDS.append(
                 bytes.fromhex(

@@ -36,6 +36,7 @@ __all__ = [
     "NM",
     "AsterixConfig",
     "AsterixRecord",
+    "cat021_detections",
     "cat048_detections",
     "cat062_detections",
     "decode_block",
@@ -156,7 +157,59 @@ _UAP062: tuple[tuple[str, _Layout] | None, ...] = (
     ("SP", _EXPLICIT),
 )
 
-_UAPS: dict[int, tuple[tuple[str, _Layout] | None, ...]] = {48: _UAP048, 62: _UAP062}
+_UAP021: tuple[tuple[str, _Layout] | None, ...] = (
+    ("010", _F2),
+    ("040", _VAR),
+    ("161", _F2),
+    ("015", _F1),
+    ("071", _F3),
+    ("130", _F6),
+    ("131", _F8),
+    ("072", _F3),
+    ("150", _F2),
+    ("151", _F2),
+    ("080", _F3),
+    ("073", _F3),
+    ("074", _F4),
+    ("075", _F3),
+    ("076", _F4),
+    ("140", _F2),
+    ("090", _VAR),
+    ("210", _F1),
+    ("070", _F2),
+    ("230", _F2),
+    ("145", _F2),
+    ("152", _F2),
+    ("200", _F1),
+    ("155", _F2),
+    ("157", _F2),
+    ("160", _F4),
+    ("165", _F2),
+    ("077", _F3),
+    ("170", _F6),
+    ("020", _F1),
+    ("220", ("compound", (_F2, _F2, _F2, _F1))),
+    ("146", _F2),
+    ("148", _F2),
+    ("110", ("compound", (_VAR, ("rep", 15)))),
+    ("016", _F1),
+    ("008", _F1),
+    ("271", _VAR),
+    ("132", _F1),
+    ("250", ("rep", 8)),
+    ("260", _F7),
+    ("400", _F1),
+    ("295", ("compound", (_F1,) * 23)),
+    None,
+    None,
+    None,
+    None,
+    None,
+    ("RE", _EXPLICIT),
+    ("SP", _EXPLICIT),
+)
+
+_UAPS: dict[int, tuple[tuple[str, _Layout] | None, ...]] = {21: _UAP021, 48: _UAP048, 62: _UAP062}
 #: Categories whose records we split and decode; other categories' blocks are skipped whole
 #: (they are length-delimited, so the stream goes on).
 SUPPORTED_CATEGORIES = frozenset(_UAPS)
@@ -269,7 +322,7 @@ def decode_record(buf: bytes, off: int, cat: int) -> tuple[AsterixRecord, int]:
             length = _item_length(buf, start, layout, f"CAT{cat:03d}/I{name}")
         raw[name] = buf[start : start + length]
         n += length
-    fields = _fields048(raw) if cat == 48 else _fields062(raw)
+    fields = _fields048(raw) if cat == 48 else _fields062(raw) if cat == 62 else _fields021(raw)
     return AsterixRecord(cat, bytes(buf[off : off + n]), tuple(raw), fields), n
 
 
@@ -443,6 +496,46 @@ def _fields062(raw: Mapping[str, bytes]) -> dict[str, Any]:
             k += 1
         f["sigma_x_m"] = b[k] * 0.5
         f["sigma_y_m"] = b[k + 1] * 0.5
+    return f
+
+
+def _fields021(raw: Mapping[str, bytes]) -> dict[str, Any]:
+    """CAT021 (ADS-B target reports, ed. 2.x): identity, position, height, time, velocity."""
+    f: dict[str, Any] = {}
+    if (b := raw.get("010")) is not None:
+        f["sac"], f["sic"] = b[0], b[1]
+    if (b := raw.get("040")) is not None:
+        f["ground_bit"] = bool(len(b) > 1 and b[1] & 0x40)
+    if (b := raw.get("161")) is not None:
+        f["track_number"] = _u(b) & 0x0FFF
+    if (b := raw.get("131")) is not None:
+        f["lat_deg"] = _s(b[0:4]) * 180.0 / (1 << 30)
+        f["lon_deg"] = _s(b[4:8]) * 180.0 / (1 << 30)
+    elif (b := raw.get("130")) is not None:
+        f["lat_deg"] = _s(b[0:3]) * 180.0 / (1 << 23)
+        f["lon_deg"] = _s(b[3:6]) * 180.0 / (1 << 23)
+    # Time of the position: reception time, else applicability, else report transmission.
+    for item in ("073", "071", "077"):
+        if (b := raw.get(item)) is not None:
+            f["tod_s"] = _u(b) / 128.0
+            break
+    if (b := raw.get("080")) is not None:
+        f["icao"] = b.hex()
+    if (b := raw.get("140")) is not None:
+        f["geometric_height_ft"] = _s(b) * 6.25
+    if (b := raw.get("145")) is not None:
+        f["flight_level"] = _s(b) / 4.0
+    if (b := raw.get("070")) is not None:
+        f["mode3a"] = _mode3a(b)
+    if (b := raw.get("160")) is not None and not b[0] & 0x80:
+        f["ground_speed_kt"] = (_u(b[0:2]) & 0x7FFF) / 16384.0 * 3600.0
+        f["track_deg"] = _u(b[2:4]) * 360.0 / 65536.0
+    if (b := raw.get("157")) is not None and not b[0] & 0x80:
+        f["vertical_rate_ftpm"] = _sbits(_u(b) & 0x7FFF, 15) * 6.25
+    if (b := raw.get("170")) is not None:
+        f["callsign"] = _callsign(b)
+    if (b := raw.get("020")) is not None:
+        f["ecat"] = b[0]
     return f
 
 
@@ -726,6 +819,90 @@ def _cooperative(f: Mapping[str, Any]) -> bool:
     return bool(f.get("icao") or f.get("mode3a") or f.get("typ", 1) >= 2)
 
 
+#: CAT021 emitter categories (I021/020) of things that are not manned aircraft in the air:
+#: 13 unmanned aerial vehicle; 20-24 surface vehicles and obstacles.
+_ECAT_UAV = 13
+_ECAT_SURFACE = frozenset({20, 21, 22, 23, 24})
+_LIK_UAV = (0.05, 0.4, 0.45, 0.01, 0.04, 0.05)
+
+
+def cat021_detections(
+    records: Iterable[tuple[float | None, AsterixRecord]],
+    site: Site,
+    config: AsterixConfig | None = None,
+    errors: Counter[str] | None = None,
+) -> list[Detections]:
+    """CAT021 ADS-B target reports as ``position`` detections in the site frame, one batch
+    per (ground station, dimension): 3-D with the geometric height (I140), else the flight
+    level (I145, pressure altitude). Attributes: ``sac``, ``sic``, ``icao``, ``callsign``,
+    ``mode3a``, ``tod_s``, ``ecat``, ``ground_bit``, ``ground_speed_mps``, ``track_rad``,
+    ``vertical_rate_mps``; ``cls_lik`` favours aircraft, or UAV classes for emitter category 13."""
+    cfg = config or AsterixConfig()
+    counts = errors if errors is not None else Counter()
+    rows: dict[tuple[str, int], list[tuple[Any, ...]]] = {}
+    sh, sv = cfg.sigma_horizontal_m, cfg.sigma_vertical_m
+    for t_ref, rec in records:
+        if rec.cat != 21:
+            continue
+        f = rec.fields
+        tod = f.get("tod_s")
+        if tod is None and t_ref is None:
+            counts["no_time"] += 1
+            continue
+        if "lat_deg" not in f:
+            counts["no_position"] += 1
+            continue
+        lat, lon = float(f["lat_deg"]), float(f["lon_deg"])
+        if not (-90.0 <= lat <= 90.0 and -180.0 <= lon <= 180.0):
+            counts["invalid_position"] += 1
+            continue
+        t = float(tod_to_epoch(tod, t_ref if t_ref is not None else 43200.0)) if tod is not None else t_ref
+        alt = math.nan
+        if "geometric_height_ft" in f:
+            alt = float(f["geometric_height_ft"]) * FT
+        elif "flight_level" in f:
+            alt = _pressure_alt_m(float(f["flight_level"]))
+        enu = site.to_enu(lat, lon, 0.0 if math.isnan(alt) else alt)
+        if math.isnan(alt):
+            z: tuple[float, ...] = (float(enu[0]), float(enu[1]))
+            R = np.diag([sh * sh, sh * sh])
+        else:
+            z = (float(enu[0]), float(enu[1]), float(enu[2]))
+            R = np.diag([sh * sh, sh * sh, sv * sv])
+        gs, trk, vr = f.get("ground_speed_kt"), f.get("track_deg"), f.get("vertical_rate_ftpm")
+        ecat = int(f.get("ecat", 0))
+        attrs = (
+            int(f.get("sac", -1)),
+            int(f.get("sic", -1)),
+            str(f.get("icao", "")),
+            str(f.get("callsign", "")).strip(),
+            str(f.get("mode3a", "")),
+            math.nan if tod is None else float(tod),
+            ecat,
+            bool(f.get("ground_bit", False)),
+            math.nan if gs is None else float(gs) * _KT,
+            math.nan if trk is None else math.radians(float(trk)),
+            math.nan if vr is None else float(vr) * FT / 60.0,
+        )
+        lik = _LIK_UAV if ecat == _ECAT_UAV else _LIK_NONE if ecat in _ECAT_SURFACE else _LIK_TRANSPONDER
+        sensor = f"asterix-{f.get('sac', 0)}-{f.get('sic', 0)}"
+        rows.setdefault((sensor, len(z)), []).append((t, z, R, attrs, lik))
+    names = (
+        "sac",
+        "sic",
+        "icao",
+        "callsign",
+        "mode3a",
+        "tod_s",
+        "ecat",
+        "ground_bit",
+        "ground_speed_mps",
+        "track_rad",
+        "vertical_rate_mps",
+    )
+    return [_batch(sensor, "position", group, names) for (sensor, _m), group in rows.items()]
+
+
 def _batch(sensor: str, kind: Any, group: list[tuple[Any, ...]], names: tuple[str, ...]) -> Detections:
     cols = list(zip(*(row[3] for row in group)))
     attrs = {name: np.asarray(col) for name, col in zip(names, cols)}
@@ -735,7 +912,12 @@ def _batch(sensor: str, kind: Any, group: list[tuple[Any, ...]], names: tuple[st
         np.array([row[0] for row in group]),
         np.array([row[1] for row in group]),
         np.stack([row[2] for row in group]),
-        np.array([_LIK_TRANSPONDER if row[4] else _LIK_NONE for row in group]),
+        np.array(
+            [
+                row[4] if isinstance(row[4], tuple) else _LIK_TRANSPONDER if row[4] else _LIK_NONE
+                for row in group
+            ]
+        ),
         attrs,
     )
 
@@ -746,9 +928,13 @@ def records_to_detections(
     config: AsterixConfig | None = None,
     errors: Counter[str] | None = None,
 ) -> list[Detections]:
-    """CAT048 and CAT062 records of one stream into their batches, each time-sorted."""
+    """CAT048, CAT062 and CAT021 records of one stream into their batches, each time-sorted."""
     recs = list(records)
-    out = cat048_detections(recs, config, errors) + cat062_detections(recs, site, config, errors)
+    out = (
+        cat048_detections(recs, config, errors)
+        + cat062_detections(recs, site, config, errors)
+        + cat021_detections(recs, site, config, errors)
+    )
     return [d.sorted() for d in out]
 
 
