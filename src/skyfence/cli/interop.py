@@ -118,8 +118,9 @@ def register(app: typer.Typer) -> None:
         ] = None,
         json_out: Annotated[bool, typer.Option("--json", help="Summary as a JSON line on stdout.")] = False,
     ) -> None:
-        """Decode CAT048 target reports (polar plots) and CAT062 system tracks (site-frame
-        positions) into detections; undecodable blocks are counted by reason and skipped."""
+        """Decode CAT048 target reports (polar plots), CAT062 system tracks and CAT021 ADS-B
+        reports (site-frame positions) into detections; undecodable blocks are counted by
+        reason and skipped."""
         import datetime as dt
 
         from skyfence.sources.asterix import AsterixConfig, read_asterix_file, records_to_detections
