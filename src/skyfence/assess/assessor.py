@@ -13,6 +13,7 @@ pairs near or above the opening threshold reach the per-alert bookkeeping below.
 
 from __future__ import annotations
 
+import bisect
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
@@ -32,7 +33,7 @@ from skyfence.assess.launch import (
     operator_positions,
 )
 from skyfence.assess.remoteid import AllowList, spoofed_mask
-from skyfence.assess.threat import CLASS_LABELS, ThreatPicture, level_of, score_tracks
+from skyfence.assess.threat import CLASS_LABELS, ThreatPicture, score_tracks
 from skyfence.errors import SkyfenceError
 from skyfence.geo import Site
 from skyfence.model.alert import LEVELS, Alert, AlertState, ThreatLevel
@@ -157,7 +158,7 @@ class Assessor:
         if not cfg.assess_tentative:
             live &= tracks.status != TrackStatus.TENTATIVE
         # The earliest state of a track, tentative or not, is the closest to its launch.
-        self._remember_early(tracks.take(np.flatnonzero(tracks.status != TrackStatus.DELETED)))
+        self._remember_early(tracks)
         tr = tracks.take(np.flatnonzero(live)) if not live.all() else tracks
         spoofed, offset = spoofed_mask(tr, cfg.spoof_distance_m, cfg.spoof_sigma, self.site)
         compliant = self.allow_list.allowed(tr.identity, t)
@@ -223,8 +224,11 @@ class Assessor:
 
     # --------------------------------------------------------------- internals
     def _remember_early(self, tr: Tracks) -> None:
-        for k in np.flatnonzero(~np.isin(tr.id, np.fromiter(self._early, np.int64, len(self._early)))):
-            self._early[int(tr.id[k])] = _Early(tr.t, tr.x[k].copy(), tr.P[k].copy())
+        early = self._early
+        dead = int(TrackStatus.DELETED)
+        for k, (tid, st) in enumerate(zip(tr.id.tolist(), tr.status.tolist(), strict=True)):
+            if tid not in early and st != dead:
+                early[tid] = _Early(tr.t, tr.x[k].copy(), tr.P[k].copy())
 
     def _launch_of(self, tid: int) -> LaunchArea | None:
         if tid in self._launch:
@@ -311,8 +315,8 @@ class Assessor:
     ) -> None:
         cfg = self.config
         score = float(pic.score[i, z])
-        up = int(level_of(np.array([score]), cfg.level_enter)[0])
-        down = int(level_of(np.array([score]), cfg.level_enter, cfg.hysteresis)[0])
+        up = bisect.bisect_right(cfg.level_enter, score)
+        down = bisect.bisect_right([e - cfg.hysteresis for e in cfg.level_enter], score)
         ttz = float(pic.geometry.time_to_zone[i, z])
         p_enter = float(pic.geometry.p_enter[i, z])
         tid = int(pic.tracks.id[i])

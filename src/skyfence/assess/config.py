@@ -32,7 +32,7 @@ class AssessConfig(BaseModel):
 
     # Prediction.
     horizon_s: float = Field(120.0, gt=0, description="look-ahead for entering a zone")
-    samples: int = Field(32, ge=2, description="state samples for the probability of entering")
+    samples: int = Field(24, ge=2, description="state samples for the probability of entering")
     assess_tentative: bool = Field(False, description="score tentative tracks too")
 
     # Hostility: how much a track looks like an attacker.

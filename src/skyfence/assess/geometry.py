@@ -208,20 +208,32 @@ def closest_approach(
     pos: NDArray[np.float64], vel: NDArray[np.float64], zs: ZoneSet, horizon_s: float
 ) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]:
     """Horizontal distance now, closest approach over the horizon on the straight-line
-    prediction, and its time: three ``[N, Z]`` arrays."""
+    prediction, and when: three ``[N, Z]`` arrays."""
+    dist, cpa, t_cpa, _ = _approach(pos, vel, zs, horizon_s)
+    return dist, cpa, t_cpa
+
+
+def _approach(
+    pos: NDArray[np.float64], vel: NDArray[np.float64], zs: ZoneSet, horizon_s: float
+) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]:
+    """:func:`closest_approach` plus each zone's nearest point now (``[N, Z, 2]``).
+
+    The time of closest approach is the along-track time of the zone's nearest point
+    (clipped to the horizon): exact for a track passing a convex zone's nearest corner or
+    edge, a one-call approximation otherwise (it only times the urgency of a miss).
+    """
     n = pos.shape[0]
     pts = shapely.points(pos[:, :2])
-    dist = shapely.distance(pts[:, None], zs.polygons[None, :])
+    near = shapely.shortest_line(pts[:, None], zs.polygons[None, :])
+    q = shapely.get_coordinates(near.ravel()).reshape(n, len(zs), 2, 2)[:, :, 1, :]
+    dist = np.hypot(q[..., 0] - pos[:, None, 0], q[..., 1] - pos[:, None, 1])
     ends = np.stack([pos[:, :2], pos[:, :2] + vel[:, :2] * horizon_s], axis=1)
-    lines = shapely.linestrings(ends)
-    cpa = shapely.distance(lines[:, None], zs.polygons[None, :])
-    speed = np.hypot(vel[:, 0], vel[:, 1])
-    near = shapely.shortest_line(lines[:, None], zs.polygons[None, :])
-    q = shapely.get_coordinates(near.ravel()).reshape(n, len(zs), 2, 2)[:, :, 0, :]
-    along = np.hypot(q[..., 0] - pos[:, None, 0], q[..., 1] - pos[:, None, 1])
+    cpa = shapely.distance(shapely.linestrings(ends)[:, None], zs.polygons[None, :])
+    v2 = vel[:, 0] ** 2 + vel[:, 1] ** 2
+    along = (q[..., 0] - pos[:, None, 0]) * vel[:, None, 0] + (q[..., 1] - pos[:, None, 1]) * vel[:, None, 1]
     with np.errstate(divide="ignore", invalid="ignore"):
-        t_cpa = np.where(speed[:, None] > 1e-9, along / speed[:, None], 0.0)
-    return dist, cpa, t_cpa
+        t_cpa = np.where(v2[:, None] > 1e-18, np.clip(along / v2[:, None], 0.0, horizon_s), 0.0)
+    return dist, cpa, t_cpa, q
 
 
 def _standard_normals(k: int, dim: int) -> NDArray[np.float64]:
@@ -303,7 +315,7 @@ def zone_geometry(
     pos, vel = x[:, :3], x[:, 3:]
     known = altitude_known(P)
     ttz = time_to_zone(pos, vel, zs, known)
-    dist, cpa, t_cpa = closest_approach(pos, vel, zs, horizon_s)
+    dist, cpa, t_cpa, q = _approach(pos, vel, zs, horizon_s)
     inside = ttz == 0.0
     # Sampling is only worth it where a few sigma of position and velocity error could
     # bring the track to the zone within the horizon.
@@ -316,9 +328,6 @@ def zone_geometry(
     p_enter = enter_probability(x, P, zs, horizon_s, samples, rows)
     p_enter = np.where(inside, 1.0, p_enter)
     # Closing speed towards each zone: velocity along the line to its nearest point.
-    pts = shapely.points(pos[:, :2])
-    near = shapely.shortest_line(pts[:, None], zs.polygons[None, :])
-    q = shapely.get_coordinates(near.ravel()).reshape(n, nz, 2, 2)[:, :, 1, :]
     dx = q[..., 0] - pos[:, None, 0]
     dy = q[..., 1] - pos[:, None, 1]
     norm = np.hypot(dx, dy)
