@@ -38,7 +38,6 @@ from skyfence.share.sapient_proto import (
     detection_report_pb2,
     location_pb2,
     range_bearing_pb2,
-    registration_ack_pb2,
     registration_pb2,
     sapient_message_pb2,
     status_report_pb2,
@@ -747,12 +746,3 @@ def node_uuid(rng: random.Random) -> str:
     b[8] = (b[8] & 0x3F) | 0x80
     h = b.hex()
     return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
-
-
-def registration_ack_ok(msg: Any) -> bool:
-    """Whether a message is an accepting registration acknowledgement."""
-    return bool(
-        msg.WhichOneof("content") == "registration_ack"
-        and isinstance(msg.registration_ack, registration_ack_pb2.RegistrationAck)
-        and msg.registration_ack.acceptance
-    )

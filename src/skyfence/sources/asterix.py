@@ -34,6 +34,7 @@ from skyfence.model.detections import Detections
 __all__ = [
     "FT",
     "NM",
+    "SUPPORTED_CATEGORIES",
     "AsterixConfig",
     "AsterixRecord",
     "cat021_detections",
