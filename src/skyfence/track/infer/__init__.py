@@ -161,6 +161,7 @@ class TrackInference:
             prob,
             rf_silent,
             ev,
+            last_update,
         )
         self._relay_flag = rel.relay.copy()
         self._relay_ids = ids.copy()

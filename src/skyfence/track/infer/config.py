@@ -390,6 +390,12 @@ class RelayConfig(_Strict):
     protocol_memory_s: float = Field(
         30.0, gt=0, description="time constant of the evidence behind a track's remembered link protocol"
     )
+    passive_recent_s: float = Field(
+        8.0,
+        gt=0,
+        description="relay and FPV must have been updated by a passive sensor (radar, camera, "
+        "microphone) this recently: tracks held by RF bearings alone may be ghosts",
+    )
     hold_s: float = Field(20.0, ge=0, description="a relay keeps its flag this long after evidence stops")
     bearing_smooth: float = Field(0.3, gt=0, le=1, description="weight of a new operator bearing estimate")
 

@@ -180,6 +180,7 @@ class RelayChains:
         cls_prob: NDArray[np.float64],
         rf_silent: NDArray[np.float64],
         evidence: StepEvidence,
+        last_passive: NDArray[np.float64],
     ) -> RelayResult:
         c = self.config
         s = self.state
@@ -200,7 +201,11 @@ class RelayChains:
         s["protocol"] = np.where(swap, evidence.protocol, s["protocol"])
         s["band"] = np.where(swap, evidence.band, s["band"])
         s["t"] = np.full(n, t)
-        alive = (status == TrackStatus.CONFIRMED) | (status == TrackStatus.COASTING)
+        # Both ends of a chain must be seen by a passive sensor (radar, camera, microphone)
+        # now and then: tracks held by RF bearings alone can be ghosts of crossing lines.
+        alive = ((status == TrackStatus.CONFIRMED) | (status == TrackStatus.COASTING)) & (
+            t - last_passive <= c.passive_recent_s
+        )
         xy = x[:, :2]
         near_border = np.ones(n, dtype=bool)
         beyond_los = np.ones(n, dtype=bool)
