@@ -271,3 +271,24 @@ def test_decode_stream_any_split(cuts: list[int], n: int) -> None:
         last = c
     assert got == msgs
     assert rest == b""
+
+
+@pytest.mark.fuzz
+@given(st.text(max_size=60), st.text(max_size=60))
+def test_any_text_makes_well_formed_cot(callsign: str, remarks: str) -> None:
+    """Callsigns and remarks carry decoded identities: any text must give valid XML that
+    takproto and ElementTree read back (characters XML cannot hold become U+FFFD)."""
+    ev = track_cot(_tracks(), SITE)[0]
+    from dataclasses import replace
+
+    ev = replace(ev, callsign=callsign, remarks=remarks)
+    root = ET.fromstring(to_xml(ev))
+    if callsign:
+        got = root.find("detail/contact")
+        assert got is not None and len(got.get("callsign") or "") == len(callsign)
+    if remarks:
+        assert len(root.findtext("detail/remarks") or "") == len(
+            remarks.replace("\r\n", "\n").replace("\r", "\n")
+        )
+    assert takproto.parse_proto(bytearray(to_xml(ev))) is not None
+    assert takproto.parse_proto(bytearray(to_proto(ev))).cotEvent.uid == ev.uid

@@ -16,17 +16,18 @@ TAK protobuf: "stream" framing on TCP/TLS/file (``0xBF``, varint length, ``TakMe
 from __future__ import annotations
 
 import math
+import re
 import socket
 import ssl
 import threading
 import time
-import xml.etree.ElementTree as ET
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any, Literal
 from urllib.parse import parse_qs, unquote, urlsplit
+from xml.sax.saxutils import escape
 
 import numpy as np
 
@@ -89,45 +90,68 @@ def _num(v: float, nd: int) -> str:
     return s if s not in ("", "-0") else "0"
 
 
-def to_xml(ev: CotEvent) -> bytes:
-    root = ET.Element(
-        "event",
-        {
-            "version": "2.0",
-            "uid": ev.uid,
-            "type": ev.type,
-            "how": ev.how,
-            "time": cot_time(ev.time),
-            "start": cot_time(ev.start),
-            "stale": cot_time(ev.stale),
-        },
-    )
-    ET.SubElement(
-        root,
-        "point",
-        {
-            "lat": _num(ev.lat, 7),
-            "lon": _num(ev.lon, 7),
-            "hae": _num(ev.hae, 1),
-            "ce": _num(ev.ce, 1),
-            "le": _num(ev.le, 1),
-        },
-    )
-    detail = ET.SubElement(root, "detail")
+#: Characters XML 1.0 cannot carry at all (a decoded Remote ID serial may hold them).
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+
+
+def _text(value: str) -> str:
+    return escape(_NOT_XML.sub("\ufffd", value))
+
+
+def _attr(value: str) -> str:
+    return escape(_NOT_XML.sub("\ufffd", value), {'"': "&quot;", "\n": "&#10;", "\r": "&#13;", "\t": "&#09;"})
+
+
+def _element(tag: str, attrs: Iterable[tuple[str, str]]) -> str:
+    return "<" + tag + "".join(f' {k}="{_attr(v)}"' for k, v in attrs) + " />"
+
+
+def _detail_children(ev: CotEvent) -> tuple[list[str], list[str]]:
+    """``<detail>`` children as XML text: ``(typed, other)`` — the typed ones (contact,
+    track) have protobuf fields, the others travel as ``xmlDetail``."""
+    typed: list[str] = []
     if ev.callsign:
-        ET.SubElement(detail, "contact", {"callsign": ev.callsign})
+        typed.append(_element("contact", [("callsign", ev.callsign)]))
     if ev.course is not None and ev.speed is not None:
-        ET.SubElement(detail, "track", {"course": _num(ev.course, 1), "speed": _num(ev.speed, 2)})
+        typed.append(_element("track", [("course", _num(ev.course, 1)), ("speed", _num(ev.speed, 2))]))
+    other: list[str] = []
     for tag, attrs in ev.extra:
         if tag == "shape":
-            shape = ET.SubElement(detail, "shape")
-            ET.SubElement(shape, "ellipse", dict(attrs))
+            other.append("<shape>" + _element("ellipse", attrs) + "</shape>")
         else:
-            ET.SubElement(detail, tag, dict(attrs))
+            other.append(_element(tag, attrs))
     if ev.remarks:
-        ET.SubElement(detail, "remarks").text = ev.remarks
-    body: bytes = ET.tostring(root, encoding="utf-8", xml_declaration=False)
-    return b'<?xml version="1.0" encoding="UTF-8"?>\n' + body
+        other.append(f"<remarks>{_text(ev.remarks)}</remarks>")
+    return typed, other
+
+
+def to_xml(ev: CotEvent) -> bytes:
+    """CoT XML 2.0 (written directly: an ElementTree per event is ten times slower)."""
+    head = _element(
+        "event",
+        [
+            ("version", "2.0"),
+            ("uid", ev.uid),
+            ("type", ev.type),
+            ("how", ev.how),
+            ("time", cot_time(ev.time)),
+            ("start", cot_time(ev.start)),
+            ("stale", cot_time(ev.stale)),
+        ],
+    )[:-3]
+    point = _element(
+        "point",
+        [
+            ("lat", _num(ev.lat, 7)),
+            ("lon", _num(ev.lon, 7)),
+            ("hae", _num(ev.hae, 1)),
+            ("ce", _num(ev.ce, 1)),
+            ("le", _num(ev.le, 1)),
+        ],
+    )
+    typed, other = _detail_children(ev)
+    body = f"{head}>{point}<detail>{''.join(typed)}{''.join(other)}</detail></event>"
+    return b'<?xml version="1.0" encoding="UTF-8"?>\n' + body.encode("utf-8")
 
 
 def _varint(n: int) -> bytes:
@@ -165,15 +189,7 @@ def to_proto(ev: CotEvent, mesh: bool = False) -> bytes:
         e.detail.track.course = ev.course
         e.detail.track.speed = ev.speed
     # Whatever has no typed protobuf field travels as XML in xmlDetail, as TAK expects.
-    xml = to_xml(ev)
-    root = ET.fromstring(xml)
-    det = root.find("detail")
-    parts = []
-    if det is not None:
-        for child in det:
-            if child.tag not in ("contact", "track"):
-                parts.append(ET.tostring(child, encoding="unicode").strip())
-    e.detail.xmlDetail = "".join(parts)
+    e.detail.xmlDetail = "".join(_detail_children(ev)[1])
     body: bytes = msg.SerializeToString()
     if mesh:
         return bytes([_PROTO_MAGIC, 1, _PROTO_MAGIC]) + body
