@@ -15,6 +15,7 @@ TAK protobuf: "stream" framing on TCP/TLS/file (``0xBF``, varint length, ``TakMe
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 import socket
@@ -79,6 +80,7 @@ class CotEvent:
     extra: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = field(default=())
 
 
+@functools.lru_cache(maxsize=256)
 def cot_time(t: float) -> str:
     """``2026-11-25T15:21:48.123Z`` (millisecond precision, as TAK writes)."""
     dt = datetime.fromtimestamp(round(t, 3), UTC)
