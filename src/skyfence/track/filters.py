@@ -127,6 +127,12 @@ def gaussian_loglik(
     """Squared Mahalanobis distance and log-likelihood of residuals ``nu [K,m]`` with
     covariances ``S [K,m,m]`` (batched Cholesky). Non-positive-definite ``S`` gives
     ``d2 = inf``."""
+    if nu.shape[1] == 1:  # bearings: scalar innovations, no factorisation needed
+        s = S[:, 0, 0]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            d2 = np.where(s > 0, nu[:, 0] ** 2 / s, np.inf)
+            logdet = np.log(np.where(s > 0, s, np.nan))
+        return d2, -0.5 * (d2 + logdet + _LOG_2PI)
     L = cholesky(S)
     y = forward_solve(L, nu[..., None])[..., 0]
     d2 = np.einsum("ki,ki->k", y, y)

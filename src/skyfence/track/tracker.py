@@ -306,7 +306,8 @@ class Tracker:
         z = det.z
         k = len(det)
         keep = np.ones(k, dtype=bool)
-        if k > 1:
+        # Rows can only repeat if some first coordinate does (cheap test, the usual case).
+        if k > 1 and (np.diff(np.sort(z[:, 0])) == 0).any():
             order = np.lexsort(z.T[::-1])
             zs = z[order]
             same = np.all(zs[1:] == zs[:-1], axis=1)
