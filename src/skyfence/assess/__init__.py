@@ -7,6 +7,7 @@ from skyfence.assess.geometry import ZoneGeometry, ZoneSet, closest_approach, en
 from skyfence.assess.launch import FlatGround, Ground, LaunchArea
 from skyfence.assess.remoteid import AllowList, AllowListEntry
 from skyfence.assess.threat import ThreatPicture, score_tracks
+from skyfence.assess.timeline import alerts_table, alerts_timeline
 
 __all__ = [
     "AlertKey",
@@ -21,6 +22,8 @@ __all__ = [
     "UnknownAlertError",
     "ZoneGeometry",
     "ZoneSet",
+    "alerts_table",
+    "alerts_timeline",
     "closest_approach",
     "enter_probability",
     "score_tracks",
