@@ -286,3 +286,19 @@ def test_config_from_yaml(tmp_path: Path) -> None:
     p.write_text("horizon: 60\n")
     with pytest.raises(ConfigError, match="horizon"):
         AssessConfig.from_yaml(p)
+
+
+def test_launch_uses_the_tentative_start_of_a_track() -> None:
+    # Tentative for its first three updates, then confirmed: the launch is dated from the
+    # first (tentative) state, not from confirmation.
+    from skyfence.model import TrackStatus
+
+    a = Assessor([SITE_B], YOUNG_OK)
+    states = [TrackStatus.TENTATIVE] * 3 + [TrackStatus.CONFIRMED] * 5
+    for k, st in enumerate(states):
+        # Climbing out at 5 m/s from (-1000, 100) on flat ground, 20 m/s east.
+        x = [-1000.0 + 20 * (k + 2), 100.0, 5.0 * (k + 2), 20.0, 0.0, 5.0]
+        a.update(Tracks(1000.0 + k, [9], [x], P0[None], [FPV], status=[st]))
+    [launch] = a.launch_areas()
+    assert launch.t == 1000.0
+    assert math.hypot(launch.center[0] + 1000.0, launch.center[1] - 100.0) < 30.0

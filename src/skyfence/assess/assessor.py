@@ -214,8 +214,9 @@ class Assessor:
             self._resolve(key, t, f"{o.alert.reason}; resolved: {why}", events)
         for key in [k for k in self._pending if k not in seen]:
             del self._pending[key]
-        # Forget the early history of tracks that are gone and have no open alert.
-        alive = set(row_of)
+        # Forget the early history of tracks that are gone (tentative ones are kept: their
+        # first state is the earliest) and have no open alert.
+        alive = set(tracks.id[tracks.status != TrackStatus.DELETED].tolist())
         keep = alive | {k[1] for k in self._open if k[0] == "T"}
         for tid in [k for k in self._early if k not in keep]:
             del self._early[tid]
