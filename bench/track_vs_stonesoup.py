@@ -12,7 +12,8 @@ run the first 40 scans only (Stone Soup takes seconds per scan there).
 
 GOSPA (c = 100 m, p = 1, alpha = 2) from ``skyfence.evaluate.gospa`` compares truth
 positions with confirmed (and coasting) track positions each scan; the mean over scans
-is printed. One JSON line per N: both times, the ratio and both GOSPAs.
+is printed. One JSON line per N: both wall times and their ratio, both process CPU
+times and their ratio (steadier on a shared machine), and both GOSPAs.
 
     .venv/bin/python bench/track_vs_stonesoup.py [--quick] [--n 10 100 500]
 """
@@ -77,7 +78,7 @@ def make_scenario(n: int, seed: int, scans: int = DURATION_S) -> Scenario:
     return Scenario(truth, dets)
 
 
-def run_skyfence(sc: Scenario, scans: int) -> tuple[float, float]:
+def run_skyfence(sc: Scenario, scans: int) -> tuple[float, float, float]:
     cfg = TrackerConfig(
         motion=MotionConfig(model="cv", q_horizontal=Q_FILTER, q_vertical=Q_FILTER),
         association=AssociationConfig(method="gnn", gate_probability=1 - np.exp(-(GATE_D**2) / 2)),
@@ -93,16 +94,16 @@ def run_skyfence(sc: Scenario, scans: int) -> tuple[float, float]:
     tracker = Tracker(cfg)
     firm = np.int8(TrackStatus.TENTATIVE)
     outs = []
-    t0 = time.perf_counter()
+    c0, t0 = time.process_time(), time.perf_counter()
     for b in batches:
         tracks = tracker.update(b)
         outs.append(tracks.x[tracks.status != firm, :2])
-    elapsed = time.perf_counter() - t0
+    elapsed, cpu = time.perf_counter() - t0, time.process_time() - c0
     score = np.mean([gospa(sc.truth[k], outs[k], C, P_ORDER, ALPHA).total for k in range(scans)])
-    return elapsed, float(score)
+    return elapsed, cpu, float(score)
 
 
-def run_stonesoup(sc: Scenario, scans: int) -> tuple[float, float]:
+def run_stonesoup(sc: Scenario, scans: int) -> tuple[float, float, float]:
     from stonesoup.dataassociator.neighbour import GNNWith2DAssignment
     from stonesoup.deleter.time import UpdateTimeStepsDeleter
     from stonesoup.hypothesiser.distance import DistanceHypothesiser
@@ -143,14 +144,14 @@ def run_stonesoup(sc: Scenario, scans: int) -> tuple[float, float]:
         initiator=initiator, deleter=deleter, detector=feed, data_associator=associator, updater=updater
     )
     outs = []
-    t0 = time.perf_counter()
+    c0, t0 = time.process_time(), time.perf_counter()
     for _, tracks in tracker:
         outs.append(
             np.array([[tr.state_vector[0, 0], tr.state_vector[2, 0]] for tr in tracks]).reshape(-1, 2)
         )
-    elapsed = time.perf_counter() - t0
+    elapsed, cpu = time.perf_counter() - t0, time.process_time() - c0
     score = np.mean([gospa(sc.truth[k], outs[k], C, P_ORDER, ALPHA).total for k in range(scans)])
-    return elapsed, float(score)
+    return elapsed, cpu, float(score)
 
 
 def main() -> None:
@@ -163,8 +164,8 @@ def main() -> None:
     for n in ns:
         scans = 40 if n >= 500 else DURATION_S
         sc = make_scenario(n, args.seed + n)
-        sky_s, sky_g = run_skyfence(sc, scans)
-        ss_s, ss_g = run_stonesoup(sc, scans)
+        sky_s, sky_cpu, sky_g = run_skyfence(sc, scans)
+        ss_s, ss_cpu, ss_g = run_stonesoup(sc, scans)
         rec = {
             "bench": "track_vs_stonesoup",
             "n_targets": n,
@@ -172,6 +173,9 @@ def main() -> None:
             "skyfence_s": round(sky_s, 4),
             "stonesoup_s": round(ss_s, 3),
             "ratio": round(ss_s / sky_s, 1),
+            "skyfence_cpu_s": round(sky_cpu, 4),
+            "stonesoup_cpu_s": round(ss_cpu, 3),
+            "cpu_ratio": round(ss_cpu / max(sky_cpu, 1e-9), 1),
             "gospa_skyfence": round(sky_g, 2),
             "gospa_stonesoup": round(ss_g, 2),
             "gospa_c_p_alpha": [C, P_ORDER, ALPHA],
