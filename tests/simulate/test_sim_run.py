@@ -53,7 +53,7 @@ def flagship_run() -> dict[str, Any]:
     kinds: dict[str, str] = {}
     last_seen: dict[int, float] = {}
     emitting: dict[int, list[bool]] = {}
-    tracks_of: dict[str, list[np.ndarray]] = {"fpv-relayed": [], "relay-1": []}
+    tracks_of: dict[str, list[np.ndarray]] = {"fpv-relayed": [], "relay-1": [], "fpv-single": []}
     steps = 0
     infos = None
     for step in simulate(sc):
@@ -160,6 +160,21 @@ def test_relay_fed_fpv_flies_beyond_its_operators_line_of_sight(flagship_run: di
     assert fpv_los[beyond].mean() < 0.05, "the relayed FPV flies beyond its operator's line of sight"
     assert relay_los.all(), "the operator sees the relay on station"
     assert relay[-1][2] - ter.height(relay[-1][:1], relay[-1][1:2])[0] == pytest.approx(150.0, abs=5.0)
+
+
+def test_pop_up_attack_climbs_before_the_dive(flagship_run: dict[str, Any]) -> None:
+    from skyfence.simulate import scenario_terrain
+
+    sc = flagship_run["scenario"]
+    ter = scenario_terrain(sc)
+    path = flagship_run["tracks_of"]["fpv-single"]
+    agl = path[:, 2] - ter.height(path[:, 0], path[:, 1])
+    spec = next(t for t in sc.targets if t.name == "fpv-single")
+    aim = next(z for z in scenario_zones(sc) if z.id == spec.target_zone).coords.mean(axis=0)
+    dist = np.hypot(path[:, 0] - aim[0], path[:, 1] - aim[1])
+    cruise = (dist > 1000) & (np.arange(len(path)) > 10)
+    assert np.median(agl[cruise]) == pytest.approx(spec.altitude_agl_m, abs=3.0)
+    assert agl[dist < 200].max() == pytest.approx(spec.pop_up_m, abs=3.0)
 
 
 def test_fpv_motion_is_physical() -> None:

@@ -258,7 +258,9 @@ class _TargetBase(_Model):
 
 class _Attacker(_TargetBase):
     """Shared by the FPV-like behaviours: fly ``waypoints`` then at ``aim`` (or the centre
-    of ``target_zone``; else the last waypoint) with a terminal dive."""
+    of ``target_zone``; else the last waypoint) with a terminal dive. With ``pop_up_m``
+    the attacker climbs to that height above the ground once within ``pop_up_range_m``
+    of the aim, to dive from there (the classic low approach and pop-up attack)."""
 
     launch: Position
     waypoints: list[Position] = Field(default_factory=list)
@@ -270,6 +272,8 @@ class _Attacker(_TargetBase):
     max_bank_deg: float = Field(default=60.0, gt=0, lt=89)
     climb_rate_mps: float = Field(default=8.0, gt=0, le=50)
     dive_angle_deg: float = Field(default=35.0, ge=5, le=90)
+    pop_up_m: float = Field(default=0.0, ge=0, le=500)
+    pop_up_range_m: float = Field(default=400.0, gt=0, le=5000)
     link: Link = "analog_5g8"
     terminal_autonomy_s: float = Field(default=0.0, ge=0, le=600)
     relay: str | None = None

@@ -7,8 +7,9 @@ advanced per *model*, each a batch over all targets that share it:
   following at a commanded speed with a bounded turn rate (the lesser of the airframe's
   ``max_turn_rate_dps`` and the coordinated-turn rate ``g·tan(bank)/v``), bounded
   acceleration and climb rate, terrain following with a look-ahead, and an end
-  behaviour: terminal *dive* onto the aim point (FPVs), *hover* (relay), *loop* the route
-  (survey lawnmower) or *orbit* the aim point (decoy);
+  behaviour: terminal *dive* onto the aim point (FPVs; optionally after a pop-up climb
+  near the target), *hover* (relay), *loop* the route (survey lawnmower) or *orbit* the
+  aim point (decoy);
 - ``bird`` flocks: a flock centre wandering (heading random walk, pulled home when it
   strays beyond ``radius_m``) and drifting with the wind, members held about it by a
   mean-reverting offset;
@@ -173,6 +174,8 @@ class _Spec:
     dive_tan: float = 1.0
     orbit_r: float = 100.0
     autonomy_s: float = 0.0
+    pop_up: float = 0.0
+    pop_up_range: float = 400.0
     # bird / aircraft
     flock: int = -1
     home: tuple[float, float] | None = None
@@ -244,6 +247,8 @@ class World:
         self.g_dive_tan = np.array([specs[i].dive_tan for i in idx], dtype=np.float64)
         self.g_orbit = np.array([specs[i].orbit_r for i in idx], dtype=np.float64)
         self.g_autonomy = np.array([specs[i].autonomy_s for i in idx], dtype=np.float64)
+        self.g_pop_up = np.array([specs[i].pop_up for i in idx], dtype=np.float64)
+        self.g_pop_up_range = np.array([specs[i].pop_up_range for i in idx], dtype=np.float64)
         self.g_heading = np.zeros(m)
         self.g_speed = np.zeros(m)
         self.g_diving = np.zeros(m, dtype=bool)
@@ -384,7 +389,11 @@ class World:
         # Terrain following: hold the commanded height over the higher of here and 3 s ahead.
         h_here = self.terrain.height(pos[:, 0], pos[:, 1])
         h_ahead = self.terrain.height(pos[:, 0] + 3.0 * vE, pos[:, 1] + 3.0 * vN)
-        u_cmd = np.maximum(h_here, h_ahead) + tgt[:, 2]
+        agl_cmd = tgt[:, 2]
+        pop = final & (mode == _DIVE) & (dist < self.g_pop_up_range[k])
+        if pop.any():
+            agl_cmd = np.where(pop, np.maximum(agl_cmd, self.g_pop_up[k]), agl_cmd)
+        u_cmd = np.maximum(h_here, h_ahead) + agl_cmd
         vU = np.clip((u_cmd - pos[:, 2]) / 1.5, -self.g_climb[k], self.g_climb[k])
         vel = np.column_stack([vE, vN, vU])
         if self.wind_speed > 0 and hover.any():
@@ -631,6 +640,8 @@ def _expand(
                         dive_tan=math.tan(math.radians(t.dive_angle_deg)),
                         orbit_r=t.loiter_radius_m if isinstance(t, DecoyTarget) else 100.0,
                         autonomy_s=t.terminal_autonomy_s,
+                        pop_up=t.pop_up_m,
+                        pop_up_range=t.pop_up_range_m,
                     )
                 )
         elif isinstance(t, RelayTarget):
