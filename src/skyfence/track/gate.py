@@ -93,10 +93,19 @@ def candidate_pairs(
         offs = np.arange(int(counts.sum())) - np.repeat(np.cumsum(counts) - counts, counts)
         cols = ext_idx[np.repeat(lo, counts) + offs]
         return rows, cols
-    pos, cov, _ = to_position(det.kind, det.z, det.R, spos, unobserved_height_var)
     # Radius: the gate along the widest axis of the track and of the detection.
     trk_r = g * np.sqrt(np.maximum(P[:, 0, 0], P[:, 1, 1]) + np.abs(P[:, 0, 1]))
-    det_r = g * np.sqrt(np.max(np.maximum(cov[:, 0, 0], cov[:, 1, 1]) + np.abs(cov[:, 0, 1])))
+    if det.kind == "polar":
+        # Horizontal point and a bound on its variance, without propagating each R.
+        r, az = det.z[:, 0], det.z[:, 1]
+        rh = r * np.cos(det.z[:, 2]) if det.dim == 3 else r
+        pos = np.column_stack([spos[0] + rh * np.sin(az), spos[1] + rh * np.cos(az)])
+        ang = det.R[:, 1, 1] + (det.R[:, 2, 2] if det.dim == 3 else 0.0)
+        det_r = g * np.sqrt(np.max(det.R[:, 0, 0] + r * r * ang))
+    else:
+        pos3, cov, _ = to_position(det.kind, det.z, det.R, spos, unobserved_height_var)
+        pos = pos3[:, :2]
+        det_r = g * np.sqrt(np.max(np.maximum(cov[:, 0, 0], cov[:, 1, 1]) + np.abs(cov[:, 0, 1])))
     radius = np.minimum(trk_r + det_r, max_gate_m)
     if n * k <= COARSE_DENSE_PAIRS:
         d2 = (x[:, None, 0] - pos[None, :, 0]) ** 2 + (x[:, None, 1] - pos[None, :, 1]) ** 2
