@@ -24,15 +24,19 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Simulate a scenario: writes truth.jsonl, detections.jsonl, associations.jsonl,
         sensors.json, zones.geojson, targets.json, summary.json and a copy of the scenario."""
-        from skyfence.cli._common import console, emit_json, progress
+        from skyfence.cli._common import console, emit_json, err_console, progress
         from skyfence.simulate import load_scenario, write_exercise
         from skyfence.simulate.summary import load_summary, summarize
 
         sc = load_scenario(scenario)
         t0 = time.perf_counter()
-        with progress() as bar:
-            task = bar.add_task(f"simulate {sc.name}", total=sc.n_steps + 1)
-            write_exercise(sc, out, seed, progress=lambda done, total: bar.update(task, completed=done))
+        if err_console.is_terminal:
+            with progress() as bar:
+                task = bar.add_task(f"simulate {sc.name}", total=sc.n_steps + 1)
+                write_exercise(sc, out, seed, progress=lambda done, total: bar.update(task, completed=done))
+        else:
+            # No terminal to draw a bar on (a pipe, a CI log): keep stderr for errors only.
+            write_exercise(sc, out, seed)
         wall = time.perf_counter() - t0
         if json_out:
             doc = load_summary(out)
