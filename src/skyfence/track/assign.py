@@ -128,16 +128,11 @@ def _rank_within(group: NDArray[np.int64], cost: NDArray[np.float64]) -> NDArray
 def _k_best(
     track: NDArray[np.int64], det: NDArray[np.int64], cost: NDArray[np.float64], k: int
 ) -> NDArray[np.bool_]:
-    """Pairs among the ``k`` cheapest of their detection (and each track's cheapest). Wide gates
+    """Pairs among the ``k`` cheapest of their detection. Wide gates
     (bearings among hundreds of tracks) make one giant conflict graph; the optimal
-    assignment almost never uses a detection's or a track's ``k``-th best option, and
+    assignment almost never gives a detection a worse than ``k``-th best track, and
     pruning the rest keeps the matching fast and its graph sparse."""
     keep: NDArray[np.bool_] = _rank_within(det, cost) < k
-    # A track whose every pair was pruned keeps its cheapest one.
-    orphan = np.ones(int(track.max()) + 1, dtype=bool)
-    orphan[track[keep]] = False
-    if orphan[track].any():
-        keep |= orphan[track] & (_rank_within(track, cost) == 0)
     return keep
 
 

@@ -21,7 +21,7 @@ from scipy.stats import chi2
 
 from skyfence.model.detections import Detections
 from skyfence.track.filters import gaussian_loglik
-from skyfence.track.measure import Nonlinear, angle_mask, predict_measurement, residual, to_position
+from skyfence.track.measure import Nonlinear, angle_mask, predict_measurement, residual, to_position, wrap
 
 __all__ = ["COARSE_DENSE_PAIRS", "DENSE_PAIRS", "GatedPairs", "candidate_pairs", "gate", "gate_threshold"]
 
@@ -141,8 +141,14 @@ def gate(
         ti, dj = ti[keep], dj[keep]
     if ti.size == 0:
         return GatedPairs.empty()
-    nu = residual(det.z[dj], zhat[ti], angle_mask(det.kind, m))
-    S = Pzz[ti] + det.R[dj]
-    d2, ll = gaussian_loglik(nu, S)
+    if m == 1:
+        # Bearings: scalar innovations on flat arrays (no [K,1,1] gathers).
+        nu1 = wrap(det.z[dj, 0] - zhat[ti, 0])
+        s = Pzz[:, 0, 0][ti] + det.R[:, 0, 0][dj]
+        d2, ll = gaussian_loglik(nu1[:, None], s[:, None, None])
+    else:
+        nu = residual(det.z[dj], zhat[ti], angle_mask(det.kind, m))
+        S = Pzz[ti] + det.R[dj]
+        d2, ll = gaussian_loglik(nu, S)
     inside = d2 <= thr
     return GatedPairs(ti[inside], dj[inside], d2[inside], ll[inside])
