@@ -32,6 +32,7 @@ def test_simulate_writes_files_and_json_summary(
     out = tmp_path / "out"
     proc = _run(str(write_doc(small_doc)), "--out", str(out), "--seed", "4", "--json")
     assert proc.returncode == 0, proc.stderr
+    assert proc.stderr == "", "no progress bar without a terminal; stderr is for errors"
     recs = [json.loads(line) for line in proc.stdout.splitlines()]
     assert recs[-1]["type"] == "exercise" and recs[-1]["seed"] == 4
     assert {r["sensor"] for r in recs if r["type"] == "sensor"} == {"radar-1", "rf-1", "rid-1"}
