@@ -281,6 +281,20 @@ def test_exercise_files_read_back(tmp_path: Path) -> None:
     assert copy.model_dump() == sc.model_dump() | {"duration_s": copy.duration_s}
     summary = json.loads((out / "summary.json").read_text())
     assert summary["detections"] == n_det
+    # Every record meets the published JSON Schemas (docs/formats.md).
+    import jsonschema
+
+    from skyfence.model.schemas import load_schema
+
+    for name, file in (("detection", "detections.jsonl"), ("truth", "truth.jsonl")):
+        schema = load_schema(name)
+        validator = jsonschema.validators.validator_for(schema)(schema)
+        for line in (out / file).read_text().splitlines()[::7]:
+            validator.validate(json.loads(line))
+    schema = load_schema("sensors")
+    jsonschema.validators.validator_for(schema)(schema).validate(
+        json.loads((out / "sensors.json").read_text())
+    )
 
 
 @pytest.mark.parametrize("path", sorted(SCENARIOS.glob("*.yaml")), ids=lambda p: p.stem)
