@@ -14,6 +14,11 @@ from numpy.typing import NDArray
 from skyfence.model.detections import Detections
 from skyfence.model.sensors import SensorRegistry
 
+#: Bearing pairs further apart than this many sigmas are not scored (their likelihood is nil).
+_GATE_SIGMAS = 6.0
+#: Tracks with a bearing variance above this (rad²) are scored against every bearing.
+_WINDOW_VAR = 0.03**2
+
 __all__ = ["StepEvidence", "UnassociatedBearings", "bearing_confidence", "sensor_type", "step_evidence"]
 
 
@@ -88,15 +93,56 @@ def bearing_confidence(
     another track on the same line of bearing (each weighed by its prior ``emitter``
     probability: a bird seldom radiates) or an untracked emitter (``clutter_density`` per
     radian): the tracker's hard assignment of a bearing is often a coin toss."""
-    d = x[None, :, :2] - origin[None, None, :2]
-    r2 = np.maximum((d**2).sum(axis=2), 1.0)
-    az = np.arctan2(d[..., 0], d[..., 1])
-    dz = np.angle(np.exp(1j * (det.z[:, 0][:, None] - az)))
-    var = det.R[:, 0, 0][:, None] + 0.5 * (P[None, :, 0, 0] + P[None, :, 1, 1]) / r2
-    lik = np.exp(-0.5 * dz**2 / var) / np.sqrt(2.0 * np.pi * var)
-    lik = np.where(r2 <= max_range_m**2, lik * emitter[None, :], 0.0)
-    own = lik[np.arange(rows.shape[0]), rows]
-    q: NDArray[np.float64] = own / (lik.sum(axis=1) + clutter_density)
+    # Geometry per track once; only pairs within a few sigmas of each bearing are scored
+    # (found on the tracks sorted by azimuth), so a thousand bearings against a thousand
+    # tracks stay cheap.
+    d = x[:, :2] - origin[None, :2]
+    r2 = np.maximum((d**2).sum(axis=1), 1.0)
+    az = np.arctan2(d[:, 0], d[:, 1])
+    var_t = 0.5 * (P[:, 0, 0] + P[:, 1, 1]) / r2
+    var_t = np.where(np.isfinite(var_t), var_t, 1e6)
+    z = det.z[:, 0]
+    var_z = det.R[:, 0, 0]
+
+    def pair_lik(i: NDArray[np.intp], j: NDArray[np.intp]) -> NDArray[np.float64]:
+        dz = np.mod(z[i] - az[j] + np.pi, 2.0 * np.pi) - np.pi
+        var = var_z[i] + var_t[j]
+        out: NDArray[np.float64] = np.exp(-0.5 * dz**2 / var) / np.sqrt(2.0 * np.pi * var) * emitter[j]
+        return out
+
+    own = pair_lik(np.arange(rows.shape[0]), rows)
+    in_range = r2 <= max_range_m**2
+    # Tracks whose bearing is itself vague (close to the sensor, or poorly known) are
+    # scored against every bearing; the rest through a window sized for them.
+    vague = in_range & (var_t > _WINDOW_VAR)
+    near = np.flatnonzero(in_range & ~vague)
+    total: NDArray[np.float64] = np.zeros(rows.shape[0])
+    wide = np.flatnonzero(vague)
+    if wide.size:
+        ii, jj = np.meshgrid(np.arange(rows.shape[0]), wide, indexing="ij")
+        total += pair_lik(ii.ravel(), jj.ravel()).reshape(ii.shape).sum(axis=1)
+    if near.size:
+        order = near[np.argsort(az[near], kind="stable")]
+        a_s = az[order]
+        m = order.size
+        # Azimuths repeated a turn either side, so a window never needs to wrap.
+        ext = np.concatenate([a_s - 2.0 * np.pi, a_s, a_s + 2.0 * np.pi])
+        half = np.minimum(_GATE_SIGMAS * np.sqrt(var_z + var_t[near].max()), np.pi * (1 - 1e-9))
+        zc = np.mod(z + np.pi, 2.0 * np.pi) - np.pi
+        lo = np.searchsorted(ext, zc - half, side="left")
+        hi = np.searchsorted(ext, zc + half, side="right")
+        counts = hi - lo
+        det_i = np.repeat(np.arange(rows.shape[0]), counts)
+        starts = np.repeat(lo - np.cumsum(counts) + counts, counts)
+        pos = np.arange(det_i.size) + starts
+        trk = order[pos % m]
+        total += np.asarray(
+            np.bincount(det_i, weights=pair_lik(det_i, trk), minlength=rows.shape[0]), dtype=np.float64
+        )
+    # The associated track counts even when it lies beyond the sensor's nominal range.
+    outside = r2[rows] > max_range_m**2
+    total = total + np.where(outside, own, 0.0)
+    q: NDArray[np.float64] = own / (np.maximum(total, own) + clutter_density)
     return q
 
 
