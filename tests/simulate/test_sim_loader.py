@@ -304,3 +304,12 @@ def test_truncated_flagship_raises_only_scenario_errors(cut: int, junk: str) -> 
     text = (SCENARIOS / "border-incursion.yaml").read_text()
     with contextlib.suppress(ScenarioError):
         parse_scenario(text[:cut] + junk + text[cut:][:50], SCENARIOS / "border-incursion.yaml")
+
+
+def test_the_documented_minimal_scenario_loads(tmp_path: Path) -> None:
+    doc = (SCENARIOS.parent / "docs" / "simulate.md").read_text()
+    block = doc.split("A minimal scenario:", 1)[1].split("```yaml", 1)[1].split("```", 1)[0]
+    path = tmp_path / "minimal.yaml"
+    path.write_text(block)
+    sc = load_scenario(path)
+    assert sc.name == "one-fpv" and len(sc.targets) == 1
