@@ -521,6 +521,19 @@ class Tracker:
             # In clutter every gate holds something: count a hit only where a detection
             # more likely came from the track than not, so M-of-N still measures quality.
             hit &= beta0 < 0.5
+        weak = np.zeros(n, dtype=bool)
+        if det.kind == "bearing" and tr.size:
+            # A bearing far wider than a tentative track's own spread could not have told
+            # it from its neighbours: it updates the track but is no evidence that the
+            # track is real (radar clutter would otherwise confirm on RF bearings).
+            rows = np.unique(tr[c["status"][tr] == _TENTATIVE])
+            if rows.size:
+                xc, Pc = self._combined()
+                rng_h = np.hypot(xc[rows, 0] - spos[0], xc[rows, 1] - spos[1])
+                cross = rng_h * np.sqrt(det.R[:, 0, 0].min())
+                spread = np.sqrt(Pc[rows, 0, 0] + Pc[rows, 1, 1])
+                weak[rows[cross > spread]] = True
+                hit &= ~weak
         assoc = det_track >= 0
         if assoc.any():
             rows = det_track[assoc]
@@ -541,7 +554,7 @@ class Tracker:
             recent = c["seen"][:, sensor.index] >= t - cfg.management.miss_window_s
             x, _ = self._combined()
             in_range = np.linalg.norm(x[:, :3] - spos, axis=1) <= sensor.max_range
-            opp = (recent & in_range) | hit
+            opp = ((recent & in_range) | hit) & ~weak
         else:
             opp = hit
         if opp.any():
