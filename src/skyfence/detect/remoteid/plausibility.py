@@ -79,8 +79,12 @@ class Plausibility:
 
     def reasons(self) -> NDArray[np.str_]:
         """Comma-separated reasons raised at each row ('' for none)."""
-        names = np.array(REASONS)
-        return np.array([",".join(names[row]) for row in self.flags], dtype=str)
+        # One string per distinct combination, not per row: a long capture has few of them.
+        masks = self.flags.astype(np.int64) @ (1 << np.arange(len(REASONS), dtype=np.int64))
+        uniq, inverse = np.unique(masks, return_inverse=True)
+        text = [",".join(r for k, r in enumerate(REASONS) if int(m) >> k & 1) for m in uniq]
+        out: NDArray[np.str_] = np.array(text, dtype=str)[inverse.astype(np.intp)]
+        return out
 
     def verdicts(self, reports: PositionReports) -> list[SerialVerdict]:
         """One verdict per serial, in order of first appearance."""
