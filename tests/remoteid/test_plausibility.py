@@ -171,6 +171,8 @@ def test_flag_is_causal(tmp_path: Path) -> None:
     first = int(np.argmax(plaus.spoofed))
     assert not plaus.spoofed[:first].any() and plaus.spoofed[first:].all()
     assert reports.t[first] == reports.t.min() + 25
+    reasons = plaus.reasons()
+    assert reasons[first] == "position_jump" and set(reasons[:first]) == {""}
 
 
 def test_detections_in_the_site_frame(tmp_path: Path) -> None:
