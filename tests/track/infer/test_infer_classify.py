@@ -11,6 +11,7 @@ from infer_synth import registry, rf_batch, trajectory, view
 
 from skyfence.model import CLASSES, Detections, TrackStatus
 from skyfence.track.infer import InferConfig, TrackInference, band_loglik
+from skyfence.track.infer.evidence import bearing_confidence
 from skyfence.track.view import AssocBatch
 
 
@@ -123,7 +124,7 @@ def test_empty_view() -> None:
 finite = st.floats(-1e5, 1e5, allow_nan=False)
 
 
-@settings(max_examples=60, deadline=None)
+@settings(deadline=None)
 @given(
     x=hnp.arrays(np.float64, (4, 3, 6), elements=st.one_of(finite, st.just(np.nan), st.just(np.inf))),
     var=hnp.arrays(np.float64, (4, 3), elements=st.floats(1e-6, 1e9)),
@@ -178,3 +179,48 @@ def test_a_bearing_on_two_tracks_line_does_not_make_a_bird_an_fpv() -> None:
         res = inf.update(view(t, [1, 2], x, reg, assoc=assoc))
     assert CLASSES[int(np.argmax(res.cls_prob[0]))] == "fpv"
     assert res.cls_prob[1, 0] < 0.3
+
+
+def _dense_confidence(
+    det: Detections,
+    rows: np.ndarray,
+    origin: np.ndarray,
+    max_range: float,
+    x: np.ndarray,
+    P: np.ndarray,
+    em: np.ndarray,
+) -> np.ndarray:
+    d = x[:, :2] - origin[:2]
+    r2 = np.maximum((d**2).sum(axis=1), 1.0)
+    az = np.arctan2(d[:, 0], d[:, 1])
+    dz = np.angle(np.exp(1j * (det.z[:, 0][:, None] - az[None])))
+    var = det.R[:, 0, 0][:, None] + (0.5 * (P[:, 0, 0] + P[:, 1, 1]) / r2)[None]
+    lik = np.exp(-0.5 * dz**2 / var) / np.sqrt(2 * np.pi * var) * em[None]
+    own = lik[np.arange(len(rows)), rows]
+    total = np.where(r2[None] <= max_range**2, lik, 0.0).sum(axis=1) + np.where(
+        r2[rows] > max_range**2, own, 0
+    )
+    return own / (np.maximum(total, own) + 0.05)
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_windowed_bearing_confidence_equals_the_dense_sum(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    for _ in range(40):
+        n, k = int(rng.integers(1, 80)), int(rng.integers(1, 20))
+        x = np.zeros((n, 6))
+        x[:, :2] = rng.uniform(-5000, 5000, (n, 2))
+        P = np.eye(6)[None] * (10 ** rng.uniform(0, 5, n))[:, None, None]
+        origin = rng.uniform(-100, 100, 3)
+        rows = rng.integers(0, n, k)
+        az = np.arctan2(x[rows, 0] - origin[0], x[rows, 1] - origin[1]) + rng.normal(0, 0.05, k)
+        det = Detections(
+            "s", "bearing", np.zeros(k), np.mod(az, 2 * np.pi)[:, None], np.full((k, 1, 1), 0.02**2)
+        )
+        em = rng.uniform(0.05, 1, n)
+        reach = float(rng.uniform(1000, 8000))
+        q = bearing_confidence(det, rows, origin, reach, x, P, em, 0.05)
+        # Pairs beyond six sigmas are left out: at most ~1e-7 of the sum.
+        np.testing.assert_allclose(
+            q, _dense_confidence(det, rows, origin, reach, x, P, em), rtol=0, atol=1e-6
+        )
