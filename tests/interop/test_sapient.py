@@ -162,9 +162,12 @@ def test_detection_reports_into_detections() -> None:
         _report(16.0, rng, latlon=(51.5, -1.2, 1.0), cs=location_pb2.LOCATION_COORDINATE_SYSTEM_UTM_M),
         _report(17.0, rng, latlon=(95.0, -1.2, 1.0)),
     ]
+    huge = _report(18.0, rng, latlon=(51.5, -1.2, 10.0))
+    huge.detection_report.location.z_error = 1e200  # its square overflows: found by fuzzing
+    msgs.append(huge)
     errors: Counter[str] = Counter()
     dets = {(d.kind, d.dim): d for d in detection_reports_to_detections(msgs, SITE, errors)}
-    assert errors == Counter({"unsupported_coordinates": 1, "invalid_location": 1})
+    assert errors == Counter({"unsupported_coordinates": 1, "invalid_location": 1, "invalid_error": 1})
     pos3 = dets[("position", 3)]
     assert len(pos3) == 3 and pos3.sensor_id == NODE
     np.testing.assert_allclose(pos3.z[0], [0.0, 0.0, 100.0], atol=0.01)

@@ -395,8 +395,11 @@ def _report_row(msg: Any, site: Site, defaults: tuple[float, float, float]) -> _
             sigs.append(rb.elevation_error * ang if rb.HasField("elevation_error") else sa)
         kind = "polar" if rb.HasField("range") else "bearing"
         z, sig = tuple(vals), tuple(sigs)
-    if not all(math.isfinite(v) for v in z) or not all(math.isfinite(s) and s > 0 for s in sig):
-        raise DecodeError("invalid_location", "non-finite value or non-positive error")
+    if not all(math.isfinite(v) for v in z):
+        raise DecodeError("invalid_location", "non-finite coordinate")
+    # An error must be positive and below the size of the earth (its square must stay finite).
+    if not all(0.0 < s < 1e7 for s in sig):
+        raise DecodeError("invalid_error", f"location errors {sig!r}")
     best = ""
     lik: list[float] | None = None
     if len(dr.classification):
