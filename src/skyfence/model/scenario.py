@@ -8,6 +8,7 @@ documents every field; :func:`skyfence.simulate.load_scenario` reads and checks 
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -492,4 +493,5 @@ class Scenario(_Model):
 
     @property
     def n_steps(self) -> int:
-        return round(self.duration_s / self.step_s)
+        """Steps after t = 0: the last step is at or before ``duration_s``."""
+        return math.floor(self.duration_s / self.step_s + 1e-9)
