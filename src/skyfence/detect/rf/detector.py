@@ -20,8 +20,6 @@ import numpy as np
 from numpy.typing import NDArray
 from pydantic import BaseModel, ConfigDict, Field
 from scipy import ndimage
-from scipy.sparse import csr_matrix
-from scipy.sparse.csgraph import connected_components
 
 from skyfence.detect.rf.bearing import SPEED_OF_LIGHT, ArrayGeometry, estimate_bearing
 from skyfence.detect.rf.features import band_limit, cyclic_prefix, dechirp, line_sync
@@ -60,7 +58,7 @@ class RfDetectorConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     nfft: int = Field(1024, ge=16, description="FFT length of the spectrogram")
-    block_frames: int = Field(128, ge=4, description="spectrogram frames per block")
+    block_frames: int = Field(256, ge=4, description="spectrogram frames per block")
     pfa_block: float = Field(1e-4, gt=0, lt=1, description="design false-alarm probability per block")
     scales: tuple[tuple[int, int], ...] = Field(
         ((2, 64), (8, 8), (0, 4)),
@@ -77,7 +75,7 @@ class RfDetectorConfig(BaseModel):
     narrowband_min_s: float = Field(0.5e-3, description="shorter narrow emissions may be chirp fragments")
     ofdm_min_hz: float = Field(4e6, description="narrowest emission called OFDM (Wi-Fi or video)")
     wide_min_hz: float = 1e6
-    max_excerpt: int = Field(1 << 17, description="samples used for features")
+    max_excerpt: int = Field(1 << 16, description="samples used for the OFDM and video features")
     reclassify_s: float = 0.25
     batch_blocks: int = Field(8, ge=1, description="blocks detected together (vectorised)")
 
@@ -174,6 +172,8 @@ _COLUMNS = (
 _CELL_LEVEL = 2.3
 #: Fewest cells an emission may have (a few raised cells at a tile's edge are not one).
 _MIN_CELLS = 6
+#: Most emissions measured per block (and per kind of mask).
+_MAX_SPANS = 24
 
 
 def _merge_spans(
@@ -198,11 +198,20 @@ def _merge_spans(
     narrow = np.minimum(span[:, None], span[None, :])
     wide = np.maximum(span[:, None], span[None, :])
     t_gap = np.maximum(t_lo[:, None], t_lo[None, :]) - np.minimum(t_hi[:, None], t_hi[None, :])
-    fragments = (t_gap < 0) & (overlap >= -np.maximum(2, narrow // 8))
+    fragments = (t_gap <= 0) & (overlap >= -np.maximum(2, narrow // 8))
     bursts = (overlap >= 0.7 * wide) & (narrow >= 4)  # slivers must not chain channels
-    _, labels = connected_components(csr_matrix(fragments | bursts), directed=False)
-    out: NDArray[np.int64] = np.asarray(labels, dtype=np.int64)
-    return out
+    adj = fragments | bursts
+    # Connected components by min-label propagation: a few passes over a small matrix beat
+    # building a sparse graph for the handful of components a block holds.
+    labels = np.arange(n, dtype=np.int64)
+    while True:
+        nxt = np.where(adj, labels[None, :], n).min(axis=1)
+        nxt = np.minimum(nxt, labels)
+        if np.array_equal(nxt, labels):
+            break
+        labels = nxt
+    _, out = np.unique(labels, return_inverse=True)
+    return out.astype(np.int64)
 
 
 def _spans(mask: NDArray[np.bool_]) -> list[tuple[int, int, int, int]]:
@@ -221,7 +230,7 @@ def _spans(mask: NDArray[np.bool_]) -> list[tuple[int, int, int, int]]:
     hi = np.array([o[1].stop for o in objs])
     t_lo = np.array([o[0].start for o in objs])
     t_hi = np.array([o[0].stop for o in objs])
-    size = ndimage.sum_labels(mask, labels, index=np.arange(1, count + 1))
+    size = np.bincount(labels.ravel(), minlength=count + 1)[1:]
     group = _merge_spans(lo, hi, t_lo, t_hi)
     n_groups = int(group.max()) + 1
     cells = np.bincount(group, weights=size, minlength=n_groups)
@@ -234,26 +243,36 @@ def _spans(mask: NDArray[np.bool_]) -> list[tuple[int, int, int, int]]:
     np.minimum.at(g_t0, group, t_lo)
     np.maximum.at(g_t1, group, t_hi)
     keep = np.flatnonzero(cells >= _MIN_CELLS)
+    # A band full of weak fragments must not stall the stream: the largest ones are kept.
+    keep = keep[np.argsort(-cells[keep], kind="stable")[:_MAX_SPANS]]
     return [(int(g_lo[g]), int(g_hi[g]), int(g_t0[g]), int(g_t1[g])) for g in keep]
 
 
 def _relabel(labels: NDArray[np.int32]) -> NDArray[np.int32]:
     """Consecutive label numbers (find_objects skipped the labels left without cells)."""
-    used = np.unique(labels)
-    used = used[used > 0]
-    lut = np.zeros(int(labels.max()) + 1, dtype=np.int32)
+    seen = np.zeros(int(labels.max()) + 1, dtype=bool)
+    seen[labels.ravel()] = True
+    seen[0] = False
+    used = np.flatnonzero(seen)
+    lut = np.zeros(seen.size, dtype=np.int32)
     lut[used] = np.arange(1, used.size + 1, dtype=np.int32)
     out: NDArray[np.int32] = lut[labels]
     return out
 
 
-def _cells(hit: NDArray[np.bool_], tf: int, ff: int) -> NDArray[np.bool_]:
-    """Tile hits (half-step grid from :func:`tile_means`) back onto spectrogram cells."""
+def _cells(hit: NDArray[np.bool_], tf: int, ff: int, pool: int = 1) -> NDArray[np.bool_]:
+    """Tile hits (half-step grid from :func:`tile_means`) back onto spectrogram cells whose
+    frames are pooled by ``pool``."""
+    if tf >= pool:
+        rows = np.repeat(hit, tf // pool, axis=0)
+    else:
+        rows = hit.reshape(hit.shape[0] * tf // pool, pool // tf, hit.shape[1]).any(axis=1)
     if ff == 1:
-        return np.repeat(hit, tf, axis=0)
-    aligned = np.repeat(np.repeat(hit[:, 0::2], tf, axis=0), ff, axis=1)
-    shifted = np.roll(np.repeat(np.repeat(hit[:, 1::2], tf, axis=0), ff, axis=1), ff // 2, axis=1)
-    return aligned | shifted
+        return rows
+    aligned = np.repeat(rows[:, 0::2], ff, axis=1)
+    shifted = np.roll(np.repeat(rows[:, 1::2], ff, axis=1), ff // 2, axis=1)
+    out: NDArray[np.bool_] = aligned | shifted
+    return out
 
 
 def _empty(sensor_id: str) -> Emissions:
@@ -346,6 +365,11 @@ class RfDetector:
         c = self.config
         self.plan: CfarPlan = cfar_plan(c.nfft, c.block_frames, c.scales, c.pfa_block, c.floor_quantile)
         self._known: list[_Known] = []
+        self._pool = next(
+            p
+            for p in (4, 2, 1)
+            if c.block_frames % p == 0 and all(tf % p == 0 or p % tf == 0 for tf, _ in self.plan.scales)
+        )
         self._links: dict[tuple[int, float], int] = {}
         self._blocks_seen = 0
 
@@ -395,24 +419,27 @@ class RfDetector:
             hits.append(h)
             any_hit |= h.any(axis=(1, 2))
         rows: list[_Row] = []
+        pool = self._pool
         for b in (int(v) for v in np.flatnonzero(any_hit)):
-            mask = np.zeros((c.block_frames, c.nfft), dtype=bool)
-            weak = np.zeros((c.block_frames, c.nfft), dtype=bool)
+            # Segmentation works on frames pooled by ``pool``: a quarter of the cells to label,
+            # while measurements below still use every frame.
+            pooled = norm[b].reshape(c.block_frames // pool, pool, c.nfft).mean(axis=1)
+            mask = np.zeros(pooled.shape, dtype=bool)
+            weak = np.zeros(pooled.shape, dtype=bool)
             for (tf, ff), thr, h in zip(self.plan.scales, self.plan.thresholds, hits, strict=True):
                 if h[b].any():
-                    tiles = _cells(h[b], tf, ff)
+                    tiles = _cells(h[b], tf, ff, pool)
                     mask |= tiles
                     if ff <= 4:
                         # A weak narrow carrier only stands out integrated over the whole tile:
                         # keep the cells whose sliding tile-sized mean is well above noise.
                         level = 1.0 + 0.4 * (thr - 1.0)
-                        weak |= tiles & (
-                            ndimage.uniform_filter(norm[b], size=(tf, 3), mode="nearest") > level
-                        )
+                        size = (max(tf // pool, 1), 3)
+                        weak |= tiles & (ndimage.uniform_filter(pooled, size=size, mode="nearest") > level)
             tb = t0 + b * c.block_len / self.sample_rate
             rows.extend(
                 self._segment(
-                    mask, weak, norm[b], x[:, b * c.block_len : (b + 1) * c.block_len], tb, block0 + b
+                    mask, weak, pooled, norm[b], x[:, b * c.block_len : (b + 1) * c.block_len], tb, block0 + b
                 )
             )
         return rows
@@ -423,6 +450,7 @@ class RfDetector:
         self,
         mask: NDArray[np.bool_],
         weak: NDArray[np.bool_],
+        pooled: NDArray[np.float32],
         norm: NDArray[np.float32],
         x: NDArray[np.complex64],
         tb: float,
@@ -431,9 +459,10 @@ class RfDetector:
         # Tiles locate an emission coarsely (a wide tile is 64 bins); keep only the cells that
         # are themselves raised (5 frames x 3 bins mean above noise) so that nearby hops and
         # carriers stay apart and the measured extent is the emission's own.
-        smooth = ndimage.uniform_filter(norm, size=(5, 3), mode="nearest")
-        spans = _spans(mask & (smooth > _CELL_LEVEL))
-        if weak.any():
+        smooth = ndimage.uniform_filter(pooled, size=(2, 3), mode="nearest")
+        mask = mask & (smooth > _CELL_LEVEL)
+        spans = _spans(mask)
+        if (weak & ~mask).sum() >= _MIN_CELLS:
             # Weak, long, narrow emissions stand out only integrated over the block; their
             # strong cells are chance fragments. A weak span gives way to strong spans that
             # cover a good part of its time (a hopping link seen through the long tiles), and
@@ -450,8 +479,9 @@ class RfDetector:
                 spans = [s for s in spans if not (s[0] < w[1] and w[0] < s[1])]
             spans += keep_weak
         rows = []
+        pool = self._pool
         for lo, hi, t0, t1 in spans:
-            row = self._measure(norm, lo, hi, t0, t1, tb, block)
+            row = self._measure(norm, lo, hi, t0 * pool, t1 * pool, tb, block)
             if row is not None:
                 self._classify(row, x, tb)
                 if self.array is not None and x.shape[0] >= 2:
@@ -511,12 +541,12 @@ class RfDetector:
 
     # -- protocol --------------------------------------------------------------------------
 
-    def _excerpt(self, row: _Row, x: NDArray[np.complex64], tb: float) -> NDArray[np.complex64]:
+    def _excerpt(self, row: _Row, x: NDArray[np.complex64], tb: float, limit: int) -> NDArray[np.complex64]:
         i0 = max(int((row.t_start - tb) * self.sample_rate), 0)
         i1 = min(math.ceil((row.t_end - tb) * self.sample_rate), x.shape[1])
-        if i1 - i0 > self.config.max_excerpt:
+        if i1 - i0 > limit:
             mid = (i0 + i1) // 2
-            i0, i1 = mid - self.config.max_excerpt // 2, mid + self.config.max_excerpt // 2
+            i0, i1 = mid - limit // 2, mid + limit // 2
         return np.ascontiguousarray(x[0, i0:i1])
 
     def _classify(self, row: _Row, x: NDArray[np.complex64], tb: float) -> None:
@@ -537,7 +567,7 @@ class RfDetector:
                 )
                 k.t_seen = row.t_end
                 return
-        seg = self._excerpt(row, x, tb)
+        seg = self._excerpt(row, x, tb, x.shape[1])
         fs = self.sample_rate
         bw = row.bandwidth
         if seg.size >= 256:
@@ -553,7 +583,8 @@ class RfDetector:
                 row.protocol = "narrowband"
             elif row.protocol == "unknown" and bw >= c.wide_min_hz:
                 edge = 0.65 * bw + 2 * fs / c.nfft
-                band = band_limit(seg, fs, row.f_offset - edge, row.f_offset + edge)
+                short = self._excerpt(row, x, tb, c.max_excerpt)
+                band = band_limit(short, fs, row.f_offset - edge, row.f_offset + edge)
                 ls = line_sync(band, fs)
                 cp = cyclic_prefix(band, fs, bw)
                 if ls.score >= c.line_score:

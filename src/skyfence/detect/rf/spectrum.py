@@ -131,7 +131,8 @@ def noise_floor(power: NDArray[np.float32], plan: CfarPlan) -> NDArray[np.float3
     kth = int(plan.floor_quantile * (mean_t.shape[-1] - 1))
     by_freq = np.partition(mean_t, kth, axis=-1)[..., kth] / np.float32(plan.floor_bias)
     kt = plan.time_rank
-    q_t = np.partition(power, kt, axis=1)[:, kt, :]
+    # Every 4th bin is plenty for a median over frequency and a quarter of the sorting work.
+    q_t = np.partition(power[:, :, ::4], kt, axis=1)[:, kt, :]
     by_time = np.median(q_t, axis=-1) / np.float32(plan.time_bias)
     out: NDArray[np.float32] = np.maximum(np.minimum(by_freq, by_time), np.float32(1e-30)).astype(np.float32)
     return out
