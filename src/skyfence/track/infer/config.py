@@ -420,6 +420,9 @@ class SwarmConfig(_Strict):
         1.5, ge=1, description="thresholds are relaxed by this factor for pairs already grouped"
     )
     min_size: int = Field(3, ge=2, description="smallest group that is a swarm")
+    passive_recent_s: float = Field(
+        8.0, gt=0, description="members must have been updated by a passive sensor this recently"
+    )
 
 
 class InferConfig(_Strict):

@@ -37,18 +37,26 @@ class SwarmGrouping:
         x: NDArray[np.float64],
         status: NDArray[np.int8],
         cls_prob: NDArray[np.float64],
+        t: float = 0.0,
+        last_passive: NDArray[np.float64] | None = None,
     ) -> NDArray[np.int64]:
         c = self.config
         s = self.state
         s.align(ids)
         prev = s["group"]
         n = ids.shape[0]
+        if last_passive is None:
+            last_passive = np.full(n, t)
         fpv = cls_prob[:, TargetClass.FPV]
         speed = np.hypot(x[:, 3], x[:, 4])
         # Members keep their place on looser terms (hysteresis).
         relax = np.where(prev >= 0, c.keep_factor, 1.0)
+        # Members must be seen by a radar, camera or microphone: RF-only tracks may be
+        # ghosts of crossing bearings, and ghosts fly in formation with anything.
+        seen = t - last_passive <= c.passive_recent_s
         eligible = (
-            (fpv >= c.min_fpv_prob / relax)
+            seen
+            & (fpv >= c.min_fpv_prob / relax)
             & (speed >= c.min_speed_mps / relax)
             & ((status == TrackStatus.CONFIRMED) | ((status == TrackStatus.COASTING) & (prev >= 0)))
         )
