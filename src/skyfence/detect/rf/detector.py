@@ -266,7 +266,7 @@ def _cells(hit: NDArray[np.bool_], tf: int, ff: int, pool: int = 1) -> NDArray[n
     if tf >= pool:
         rows = np.repeat(hit, tf // pool, axis=0)
     else:
-        rows = hit.reshape(hit.shape[0] * tf // pool, pool // tf, hit.shape[1]).any(axis=1)
+        rows = np.asarray(hit.reshape(hit.shape[0] * tf // pool, pool // tf, hit.shape[1]).any(axis=1))
     if ff == 1:
         return rows
     aligned = np.repeat(rows[:, 0::2], ff, axis=1)
