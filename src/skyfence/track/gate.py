@@ -143,7 +143,7 @@ def gate(
         return GatedPairs.empty()
     if m == 1:
         # Bearings: scalar innovations on flat arrays (no [K,1,1] gathers).
-        nu1 = wrap(det.z[dj, 0] - zhat[ti, 0])
+        nu1 = wrap(det.z[:, 0][dj] - zhat[:, 0][ti])
         s = Pzz[:, 0, 0][ti] + det.R[:, 0, 0][dj]
         d2, ll = gaussian_loglik(nu1[:, None], s[:, None, None])
     else:

@@ -31,7 +31,8 @@ _TWO_PI = 2.0 * np.pi
 
 def wrap(a: NDArray[np.float64]) -> NDArray[np.float64]:
     """Angles to ``[-pi, pi)``."""
-    out: NDArray[np.float64] = (a + np.pi) % _TWO_PI - np.pi
+    # floor() is several times faster than the float modulo on large arrays.
+    out: NDArray[np.float64] = a - _TWO_PI * np.floor((a + np.pi) / _TWO_PI)
     return out
 
 
