@@ -2,9 +2,10 @@
 the stream into CoT XML documents and TAK protobuf messages and parses every one with
 takproto, as a TAK server would.
 
-FreeTAKServer 2.2.1 from PyPI was tried first (see docs/assess.md): it installs, but its
-SSL CoT service crashes at start with the opentelemetry release pip resolves, it writes
-to /opt/fts and it binds its API ports on 0.0.0.0, so the tests use this receiver.
+FreeTAKServer 2.2.1 cannot be a test dependency (it needs its own venv with an old
+opentelemetry pinned, writes to /opt/fts and binds its HTTP API on 0.0.0.0), so every
+run uses this receiver; ``test_tak_server.py`` runs against a real FreeTAKServer when
+``SKYFENCE_FTS_PYTHON`` names one.
 """
 
 from __future__ import annotations
