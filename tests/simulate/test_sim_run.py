@@ -426,3 +426,43 @@ def test_random_scenarios_simulate_to_finite_valid_output(
         for det in step.detections:
             bad, reasons = invalid_rows(det)
             assert not bad.any(), reasons
+
+
+def test_operator_controllers_radiate_while_their_drones_fly(
+    small_doc: dict[str, Any], write_doc: WriteDoc
+) -> None:
+    small_doc["duration_s"] = 160
+    small_doc["targets"][0].update(operator_emits=True, operator=[300, 3500], operator_link="elrs_900")
+    sc = load_scenario(write_doc(small_doc))
+    heard: Counter[int] = Counter()
+    op_states: list[tuple[np.ndarray, bool]] = []
+    fpv_alive: list[bool] = []
+    infos: dict[int, Any] = {}
+    for step in simulate(sc, seed=2):
+        infos = {i.id: i for i in step.truth.targets}
+        op = next(i.id for i in infos.values() if i.behaviour == "operator")
+        fpv = next(i.id for i in infos.values() if i.name == "fpv-a")
+        row = np.flatnonzero(step.truth.target == op)
+        assert len(row) == 1, "the operator is on the ground from the start"
+        op_states.append((step.truth.x[row[0]], bool(step.truth.emitting[row[0]])))
+        fpv_alive.append(bool((step.truth.target == fpv).any()))
+        for det, src in zip(step.detections, step.sources, strict=True):
+            if det.sensor_id == "rf-1":
+                heard.update(src[src >= 0].tolist())
+    info = infos[op]
+    assert (info.cls, info.role, info.link, info.flags) == ("unknown", "threat", "elrs_900", ("operator",))
+    xs = np.array([x for x, _ in op_states])
+    assert np.allclose(xs, xs[0]) and xs[0][:2].tolist() == [300.0, 3500.0] and not xs[0][3:].any()
+    emitting = [e for _, e in op_states]
+    assert any(emitting) and fpv_alive[0] and not fpv_alive[-1], "the FPV flies and hits within the run"
+    # The controller radiates while the FPV flies and falls silent once it is down.
+    assert emitting == fpv_alive
+    assert heard[op] > 0
+
+
+def test_fibre_attack_operators_cannot_radiate(small_doc: dict[str, Any], write_doc: WriteDoc) -> None:
+    from skyfence.errors import ScenarioError
+
+    small_doc["targets"][1].update(operator_emits=True)
+    with pytest.raises(ScenarioError, match="fibre"):
+        load_scenario(write_doc(small_doc))

@@ -261,7 +261,9 @@ class _Attacker(_TargetBase):
     """Shared by the FPV-like behaviours: fly ``waypoints`` then at ``aim`` (or the centre
     of ``target_zone``; else the last waypoint) with a terminal dive. With ``pop_up_m``
     the attacker climbs to that height above the ground once within ``pop_up_range_m``
-    of the aim, to dive from there (the classic low approach and pop-up attack)."""
+    of the aim, to dive from there (the classic low approach and pop-up attack). With
+    ``operator_emits`` the operator's ground controller (``operator_link``) is simulated as
+    a static target of behaviour ``operator`` that radiates while its drones fly."""
 
     launch: Position
     waypoints: list[Position] = Field(default_factory=list)
@@ -279,12 +281,18 @@ class _Attacker(_TargetBase):
     terminal_autonomy_s: float = Field(default=0.0, ge=0, le=600)
     relay: str | None = None
     operator: Position | None = None
+    operator_emits: bool = False
+    operator_link: Link = "elrs_2g4"
     role: Literal["threat", "benign"] = "threat"
 
     @model_validator(mode="after")
     def _has_destination(self) -> _Attacker:
         if self.target_zone is None and self.aim is None and not self.waypoints:
             raise ValueError("give a target_zone, an aim point or waypoints")
+        if self.operator_emits and (self.operator_link == "fiber" or self.link == "fiber"):
+            raise ValueError(
+                "a fibre-guided attack has no radio at the operator: operator_emits must be false"
+            )
         return self
 
 
@@ -327,7 +335,9 @@ class DecoyTarget(_Attacker):
 
 class RelayTarget(_TargetBase):
     """Octocopter relay: climbs to ``altitude_agl_m`` at ``station`` (near the border) and
-    hovers, re-transmitting the links of the FPVs that name it in ``relay:``."""
+    hovers, re-transmitting the links of the FPVs that name it in ``relay:``. With
+    ``operator_emits`` its operator's ground transmitter (``operator_link``) is simulated
+    too, as a target of behaviour ``operator``."""
 
     behaviour: Literal["relay"]
     launch: Position
@@ -337,7 +347,15 @@ class RelayTarget(_TargetBase):
     climb_rate_mps: float = Field(default=4.0, gt=0, le=20)
     link: Link = "elrs_900"
     operator: Position | None = None
+    operator_emits: bool = False
+    operator_link: Link = "elrs_900"
     role: Literal["threat", "benign"] = "threat"
+
+    @model_validator(mode="after")
+    def _radio_operator(self) -> RelayTarget:
+        if self.operator_emits and self.operator_link == "fiber":
+            raise ValueError("operator_link cannot be fiber when operator_emits is true")
+        return self
 
 
 class CompliantTarget(_TargetBase):

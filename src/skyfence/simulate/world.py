@@ -13,7 +13,9 @@ advanced per *model*, each a batch over all targets that share it:
 - ``bird`` flocks: a flock centre wandering (heading random walk, pulled home when it
   strays beyond ``radius_m``) and drifting with the wind, members held about it by a
   mean-reverting offset;
-- ``aircraft``: straight, constant-velocity passes.
+- ``aircraft``: straight, constant-velocity passes;
+- ``operator`` (only with ``operator_emits``): a pilot's ground controller, standing still
+  and radiating its control link from its drones' launch until the last of them is down.
 
 No Python loop runs per target per step; loops here are over behaviours or setup.
 """
@@ -71,6 +73,7 @@ DEFAULT_RCS_M2: dict[str, float] = {
     "compliant": 0.05,
     "bird": 0.02,
     "aircraft": 40.0,
+    "operator": 1e-4,
 }
 #: Visible/thermal size (largest dimension, m) by behaviour, for pixels on a camera.
 VISUAL_SIZE_M: dict[str, float] = {
@@ -81,6 +84,7 @@ VISUAL_SIZE_M: dict[str, float] = {
     "compliant": 0.6,
     "bird": 0.4,
     "aircraft": 40.0,
+    "operator": 0.5,
 }
 #: Acoustic source level (dB re 20 µPa at 1 m) by behaviour.
 ACOUSTIC_SOURCE_DB: dict[str, float] = {
@@ -91,6 +95,7 @@ ACOUSTIC_SOURCE_DB: dict[str, float] = {
     "compliant": 75.0,
     "bird": 45.0,
     "aircraft": 135.0,
+    "operator": 0.0,
 }
 
 # Guided end behaviours.
@@ -182,6 +187,7 @@ class _Spec:
     ac_pos: tuple[float, float, float] | None = None
     ac_vel: tuple[float, float, float] | None = None
     extra: dict[str, Any] | None = None
+    controls: list[str] | None = None
 
 
 class World:
@@ -212,6 +218,7 @@ class World:
         )
         self._setup_birds(specs, np.flatnonzero(beh == "bird"), seed)
         self._setup_aircraft(specs, np.flatnonzero(beh == "aircraft"))
+        self._setup_operators(specs, np.flatnonzero(beh == "operator"))
         # Relays radiate while airborne like any radio-linked drone; the sensors add the
         # re-transmission of their clients' links (TargetTable.relay_of).
         self.links_rf = (self.table.link >= 0) & (self.table.link != LINK_CODES.index("fiber"))
@@ -299,6 +306,18 @@ class World:
         self.a_vel = np.array([specs[i].ac_vel for i in idx], dtype=np.float64).reshape(-1, 3)
         self.a_t0 = self.start[idx].copy()
 
+    def _setup_operators(self, specs: list[_Spec], idx: NDArray[np.int64]) -> None:
+        names = {s.name: k for k, s in enumerate(specs)}
+        self.o_idx = idx
+        self.o_pos = np.array([specs[i].operator for i in idx], dtype=np.float64).reshape(-1, 3)
+        # The drones each operator flies, as rows of a padded index table (-1 = none).
+        drones = [[names[n] for n in (specs[i].controls or [])] for i in idx]
+        width = max([len(d) for d in drones], default=0)
+        table = np.full((len(idx), max(width, 1)), -1, dtype=np.int64)
+        for k, d in enumerate(drones):
+            table[k, : len(d)] = d
+        self.o_drones = table
+
     # -- stepping ------------------------------------------------------------------------
     def advance(self, to_elapsed: float) -> None:
         """Move every target from the current time to ``to_elapsed`` (seconds since start)."""
@@ -331,6 +350,10 @@ class World:
             first = self.g_route[k, 0]
             self.g_heading[k] = np.arctan2(first[:, 0] - e, first[:, 1] - n)
             self.g_speed[k] = 0.0
+        osel = new[self.o_idx]
+        if osel.any():
+            self.pos[self.o_idx[osel]] = self.o_pos[osel]
+            self.vel[self.o_idx[osel]] = 0.0
         bsel = new[self.b_idx]
         if bsel.any():
             i = self.b_idx[bsel]
@@ -493,6 +516,10 @@ class World:
 
     def _update_emitting(self) -> None:
         em = self.active & self.links_rf & ~self.autonomy
+        if len(self.o_idx):
+            # A controller radiates until the last of its drones is down.
+            flying = np.where(self.o_drones >= 0, ~self.done[np.maximum(self.o_drones, 0)], False).any(axis=1)
+            em[self.o_idx] &= flying
         self.emitting = em
 
     # -- views ---------------------------------------------------------------------------
@@ -594,6 +621,7 @@ def _expand(
             if isinstance(t, SwarmTarget):
                 group = swarm_no
                 swarm_no += 1
+            members: list[str] = []
             for j in range(count):
                 wave, slot = divmod(j, per_wave)
                 in_wave = min(per_wave, count - wave * per_wave)
@@ -606,6 +634,7 @@ def _expand(
                     shift = (r * math.sin(a), r * math.cos(a))
                 launch, route = _attack_route(t, site, zones, lateral, shift)
                 name = t.name if count == 1 else f"{t.name}-{j + 1:02d}"
+                members.append(name)
                 flags: list[str] = []
                 if t.link == "fiber":
                     flags.append("rf_silent")
@@ -644,6 +673,10 @@ def _expand(
                         pop_up_range=t.pop_up_range_m,
                     )
                 )
+            if t.operator_emits:
+                specs.append(
+                    _operator_spec(t.name, t.role, t.start_s, t.operator_link, specs[-1].operator, members)
+                )
         elif isinstance(t, RelayTarget):
             le, ln, _ = _xy(t.launch, site)
             se, sn, _ = _xy(t.station, site)
@@ -668,6 +701,10 @@ def _expand(
                     accel=3.0,
                 )
             )
+            if t.operator_emits:
+                specs.append(
+                    _operator_spec(t.name, t.role, t.start_s, t.operator_link, specs[-1].operator, [t.name])
+                )
         elif isinstance(t, CompliantTarget):
             route = _lawnmower(t, site)
             launch = route[0][:2] if t.launch is None else _xy(t.launch, site)[:2]
@@ -743,6 +780,24 @@ def _expand(
                 )
             )
     return specs
+
+
+def _operator_spec(
+    name: str, role: str, start: float, link: str, at: tuple[float, float, float] | None, drones: list[str]
+) -> _Spec:
+    """The ground controller of ``drones``, standing at ``at`` (ENU)."""
+    return _Spec(
+        name=f"{name}-operator",
+        behaviour="operator",
+        cls="unknown",
+        role=role,
+        start=start,
+        rcs=DEFAULT_RCS_M2["operator"],
+        link=link,
+        flags=("operator",),
+        operator=at,
+        controls=drones,
+    )
 
 
 def _lawnmower(t: CompliantTarget, site: Site) -> list[tuple[float, float, float]]:
