@@ -352,6 +352,7 @@ _attack = {
     "link": st.sampled_from(["analog_5g8", "elrs_900", "elrs_2g4", "digital_ofdm", "fiber"]),
     "terminal_autonomy_s": st.floats(0, 10),
     "start_s": st.floats(0, 5),
+    "operator_emits": st.booleans(),
 }
 _target = st.one_of(
     st.fixed_dictionaries({"behaviour": st.just("fpv"), **_attack}),
@@ -416,6 +417,9 @@ def test_random_scenarios_simulate_to_finite_valid_output(
         ],
         "targets": [{"name": f"t{k}", **t} for k, t in enumerate(targets)],
     }
+    for t in doc["targets"]:
+        if t.get("link") == "fiber":
+            t["operator_emits"] = False  # a fibre attack has no radio anywhere
     if ridge:
         doc["terrain"] = {
             "ridges": [{"start": [-3000, 500], "end": [3000, 800], "height_m": 200, "width_m": 100}]
