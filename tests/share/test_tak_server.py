@@ -143,21 +143,19 @@ def test_tak_server_routes_tracks_alerts_and_areas(fts_port: int) -> None:
         "A00001", now, 7, "site-b", ThreatLevel.CRITICAL, AlertState.NEW, 41.0, "FPV 0.92, 41 s to zone"
     )
     with CotSink(f"tcp://127.0.0.1:{fts_port}", SITE, uid_prefix="skyfence-test") as sink:
-        sink.send_events([])
-        sink._write(
+        # The sink announces itself like any TAK client before it reports.
+        sink.send_events(
             [
-                to_xml(
-                    CotEvent(
-                        "skyfence-test-sink",
-                        "a-f-G-U-C",
-                        "m-g",
-                        now,
-                        now,
-                        now + 300,
-                        SITE.lat,
-                        SITE.lon,
-                        callsign="SKYFENCE",
-                    )
+                CotEvent(
+                    "skyfence-test-sink",
+                    "a-f-G-U-C",
+                    "m-g",
+                    now,
+                    now,
+                    now + 300,
+                    SITE.lat,
+                    SITE.lon,
+                    callsign="SKYFENCE",
                 )
             ]
         )

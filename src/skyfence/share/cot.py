@@ -15,8 +15,10 @@ TAK protobuf: "stream" framing on TCP/TLS/file (``0xBF``, varint length, ``TakMe
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import math
+import queue
 import re
 import socket
 import ssl
@@ -443,8 +445,13 @@ class CotSink:
 
     ``url``: ``tcp://host:port``, ``tls://host:port`` (query ``ca=``, ``cert=``, ``key=``,
     ``insecure=1``), ``udp://host:port`` or ``file:///path``; query ``format=protobuf``
-    switches from XML. A network failure drops the message (counted in ``dropped``) and
-    the sink reconnects at most every ``retry_s``: the pipeline never stalls on TAK.
+    switches from XML.
+
+    Network sends go through a bounded queue to a sender thread, so the pipeline never
+    waits on TAK: ``send_*`` return how many events were accepted; a full queue, a
+    refused connection or a broken socket drops them (counted in ``dropped``, delivered
+    ones in ``sent``) and the thread reconnects at most every ``retry_s``. ``flush()``
+    waits for the queue to drain; ``close()`` flushes first. Files are written at once.
     """
 
     def __init__(
@@ -458,6 +465,7 @@ class CotSink:
         ssl_context: ssl.SSLContext | None = None,
         timeout_s: float = 5.0,
         retry_s: float = 5.0,
+        queue_size: int = 256,
     ) -> None:
         parts = urlsplit(url)
         query = {k: v[-1] for k, v in parse_qs(parts.query).items()}
@@ -501,7 +509,11 @@ class CotSink:
                 ctx.check_hostname = False
                 ctx.verify_mode = ssl.CERT_NONE
             self._ssl = ctx
-        self._connect()
+        self._queue: queue.Queue[list[bytes] | None] = queue.Queue(maxsize=queue_size)
+        self._thread = threading.Thread(
+            target=self._sender, name=f"cot-sink {self.host}:{self.port}", daemon=True
+        )
+        self._thread.start()
 
     # -- public
     def send_tracks(self, tracks: Tracks, remarks: Mapping[int, str] | None = None) -> int:
@@ -558,14 +570,44 @@ class CotSink:
             msgs = [to_xml(e).replace(b"\n", b"") + b"\n" for e in events]
         else:
             msgs = [to_xml(e) for e in events]
-        with self._lock:
-            return self._write(msgs)
+        if self._file is not None:
+            with self._lock:
+                for m in msgs:
+                    self._file.write(m)
+                self._file.flush()
+                self.sent += len(msgs)
+            return len(msgs)
+        try:
+            self._queue.put_nowait(msgs)
+        except queue.Full:
+            with self._lock:
+                self.dropped += len(msgs)
+            return 0
+        return len(msgs)
+
+    def flush(self, timeout_s: float = 10.0) -> bool:
+        """Wait until every accepted event has been sent or dropped; ``False`` on timeout."""
+        if self._file is not None:
+            return True
+        deadline = time.monotonic() + timeout_s
+        while self._queue.unfinished_tasks:
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(0.002)
+        return True
 
     def close(self) -> None:
-        with self._lock:
-            if self._file is not None:
+        if self._file is not None:
+            with self._lock:
                 self._file.close()
                 self._file = None
+            return
+        if self._thread.is_alive():
+            self.flush(2 * self.timeout_s)
+            with contextlib.suppress(queue.Full):
+                self._queue.put(None, timeout=self.timeout_s)
+            self._thread.join(timeout=2 * self.timeout_s)
+        with self._lock:
             if self._sock is not None:
                 try:
                     if self.scheme != "udp":
@@ -599,18 +641,26 @@ class CotSink:
         except (OSError, ssl.SSLError):
             self._sock = None
 
-    def _write(self, msgs: list[bytes]) -> int:
-        if self._file is not None:
-            for m in msgs:
-                self._file.write(m)
-            self._file.flush()
-            self.sent += len(msgs)
-            return len(msgs)
+    def _sender(self) -> None:
+        while True:
+            msgs = self._queue.get()
+            try:
+                if msgs is None:
+                    return
+                ok = self._deliver(msgs)
+                with self._lock:
+                    if ok:
+                        self.sent += len(msgs)
+                    else:
+                        self.dropped += len(msgs)
+            finally:
+                self._queue.task_done()
+
+    def _deliver(self, msgs: list[bytes]) -> bool:
         if self._sock is None and time.monotonic() - self._last_try >= self.retry_s:
             self._connect()
         if self._sock is None:
-            self.dropped += len(msgs)
-            return 0
+            return False
         try:
             if self.scheme == "udp":
                 for m in msgs:
@@ -620,7 +670,5 @@ class CotSink:
         except (OSError, ssl.SSLError):
             self._sock.close()
             self._sock = None
-            self.dropped += len(msgs)
-            return 0
-        self.sent += len(msgs)
-        return len(msgs)
+            return False
+        return True
