@@ -6,9 +6,9 @@ associated within ``rf_recent_s``, and, when border zones are known, within
 ``border_distance_m`` of the border. FPV-like tracks that still use a radio link and fly
 beyond their operator's line of sight (deeper than ``operator_los_m`` inside the border)
 are linked to the nearest candidate within ``service_radius_m`` whose link protocol
-matches theirs, protocol and band (an FPV whose link was never heard is not
-linked; a previous link is kept while it stays compatible). A candidate serving
-at least one FPV is a relay and keeps the flag for ``hold_s``.
+and band match theirs (an FPV whose link was never heard is not linked; a previous link
+is kept while it stays compatible). A candidate serving at least one FPV is a relay and
+keeps the flag while it stays a candidate, and ``hold_s`` after.
 
 The operator's ground link is estimated on each relay as a bearing from the relay:
 from unassociated RF bearings in the relay's band that point away from the relay
@@ -244,7 +244,10 @@ class RelayChains:
             has = np.isfinite(cost[np.arange(fi.size), best])
             relay_id[fi[has]] = ids[ri[best[has]]]
         served = np.isin(ids, relay_id[relay_id >= 0])
-        s["relay_until"] = np.where(cand & served, t + c.hold_s, s["relay_until"])
+        # Once a relay, a relay while it stays a candidate: the FPVs it serves come and go
+        # (they dive, or drop out of the picture behind terrain) but the chain stands.
+        keep = cand & (served | (t <= s["relay_until"]))
+        s["relay_until"] = np.where(keep, t + c.hold_s, s["relay_until"])
         relay = alive & (t <= s["relay_until"])
         # A relay's FPVs that drop out for a moment keep their link during the hold.
         held = (relay_id < 0) & fpv & np.isin(s["relay_id"], ids[relay])
