@@ -57,10 +57,16 @@ def predict(
         d = xm[:, :, None, :] - x0[:, None, :, :]  # [N,i,j,6]
         P0 = np.einsum("nij,nikl->njkl", w, Pm) + np.einsum("nij,nijk,nijl->njkl", w, d, d)
         xm, Pm, mu = x0, P0, c
-    if F.shape[0] == 1 and np.array_equal(F[0, :3, :3], np.eye(3)) and not F[0, 3:, :3].any():
+    f = F[0]
+    if (
+        F.shape[0] == 1
+        and f[3, 3] == f[4, 4] == 1.0
+        and f[0, 3] == f[1, 4] == f[2, 5]
+        and not f[3:, :3].any()
+    ):
         # Constant velocity: F = [[I, dt I], [0, I]] applied by block, not as a 6x6 product.
         # In place: the caller hands over its state arrays and takes the results back.
-        dt = F[0, 0, 3]
+        dt = f[0, 3]
         xm[..., :3] += dt * xm[..., 3:]
         Pm[..., :3, :] += dt * Pm[..., 3:, :]
         Pm[..., :, :3] += dt * Pm[..., :, 3:]

@@ -84,6 +84,8 @@ def _surely_valid(det: Detections) -> bool:
     R = det.R
     if not (np.isfinite(det.t).all() and np.isfinite(det.z).all() and np.isfinite(R).all()):
         return False
+    if (R[0] == R).all():  # one noise model for the whole batch: check it once
+        R = R[:1]
     if det.dim > 1 and np.abs(R - np.swapaxes(R, 1, 2)).max() > 1e-9 * (1.0 + np.abs(R).max()):
         return False
     return bool(np.isfinite(cholesky(R)).all())
