@@ -100,7 +100,8 @@ def candidate_pairs(
         r, az = det.z[:, 0], det.z[:, 1]
         rh = r * np.cos(det.z[:, 2]) if det.dim == 3 else r
         pos = np.column_stack([spos[0] + rh * np.sin(az), spos[1] + rh * np.cos(az)])
-        ang = det.R[:, 1, 1] + (det.R[:, 2, 2] if det.dim == 3 else 0.0)
+        # Elevation error moves the point radially by r sin(el) d(el): small when low.
+        ang = det.R[:, 1, 1] + (np.sin(det.z[:, 2]) ** 2 * det.R[:, 2, 2] if det.dim == 3 else 0.0)
         det_r = g * np.sqrt(np.max(det.R[:, 0, 0] + r * r * ang))
     else:
         pos3, cov, _ = to_position(det.kind, det.z, det.R, spos, unobserved_height_var)

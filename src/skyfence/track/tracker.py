@@ -453,7 +453,13 @@ class Tracker:
             # Firm tracks choose first; tentative ones only get what is left (as Stone
             # Soup's initiator does), so a diffuse new track cannot steal a detection
             # from an established one just because its gate is wider.
-            rows = np.flatnonzero(free_trk)
+            reach = free_trk
+            if math.isfinite(sensor.max_range):
+                # Beyond its range (plus the track's own spread) a sensor cannot have
+                # seen the track: no need to gate it (wide bearing gates shrink most).
+                spread = 3.0 * np.sqrt(P[:, 0, 0] + P[:, 1, 1] + P[:, 2, 2])
+                reach = free_trk & (np.linalg.norm(x[:, :3] - spos, axis=1) <= sensor.max_range + spread)
+            rows = np.flatnonzero(reach)
             sub = np.flatnonzero(free_det)
             d_sub = det if sub.size == k else det.take(sub)
             whole = rows.size == n
