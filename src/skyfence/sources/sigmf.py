@@ -29,9 +29,11 @@ __all__ = [
     "SampleBlock",
     "SigmfRecording",
     "decode_samples",
+    "encode_samples",
     "open_sigmf",
     "parse_datatype",
     "require_data",
+    "write_sigmf",
 ]
 
 _DATATYPE_RE = re.compile(r"^(c|r)(f32|f64|i32|i16|i8|u32|u16|u8)(_le|_be)?$")
@@ -453,3 +455,55 @@ def require_data(rec: SigmfRecording) -> None:
         raise FormatError(
             f"data file missing (expected {rec.data_path.name} beside the metadata)", path=rec.data_path
         )
+
+
+def encode_samples(samples: NDArray[np.complexfloating[Any, Any]], dtype: Datatype) -> bytes:
+    """``samples[channels, n]`` to the bytes of ``dtype`` (the inverse of :func:`decode_samples`)."""
+    x = np.atleast_2d(samples).T  # [n, channels]
+    if dtype.is_complex:
+        vals = np.stack([x.real, x.imag], axis=-1).reshape(-1)
+    else:
+        vals = x.real.reshape(-1)
+    if dtype.component.kind == "f":
+        return np.asarray(vals, dtype=dtype.component).tobytes()
+    info = np.iinfo(dtype.component)
+    q = np.round(vals.astype(np.float64) / dtype.scale + dtype.offset)
+    return np.clip(q, info.min, info.max).astype(dtype.component).tobytes()
+
+
+def write_sigmf(
+    meta_path: str | Path,
+    samples: NDArray[np.complexfloating[Any, Any]],
+    sample_rate: float,
+    *,
+    frequency: float | None = None,
+    datatype: str = "cf32_le",
+    datetime_utc: str | None = None,
+    description: str = "",
+    extra_global: Mapping[str, Any] | None = None,
+) -> SigmfRecording:
+    """Write ``samples[channels, n]`` as a SigMF recording (``.sigmf-meta`` + ``.sigmf-data``)."""
+    p = Path(meta_path)
+    dtype = parse_datatype(datatype, p)
+    x = np.atleast_2d(samples)
+    glob: dict[str, Any] = {
+        "core:datatype": datatype,
+        "core:version": "1.2.0",
+        "core:sample_rate": float(sample_rate),
+        "core:num_channels": int(x.shape[0]),
+        "core:recorder": "skyfence",
+    }
+    if description:
+        glob["core:description"] = description
+    if extra_global:
+        glob.update(extra_global)
+    cap: dict[str, Any] = {"core:sample_start": 0}
+    if frequency is not None:
+        cap["core:frequency"] = float(frequency)
+    if datetime_utc is not None:
+        cap["core:datetime"] = datetime_utc
+    meta = {"global": glob, "captures": [cap], "annotations": []}
+    data_path = p.with_name(p.name.removesuffix(".sigmf-meta") + ".sigmf-data")
+    data_path.write_bytes(encode_samples(x, dtype))
+    p.write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
+    return open_sigmf(p)

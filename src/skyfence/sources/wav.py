@@ -135,7 +135,7 @@ def write_wav(path: str | Path, samples: NDArray[np.floating], sample_rate: int,
         tag, width = _PCM, bits // 8
     elif bits == 24:
         q = np.clip(np.round(x * (1 << 23)), -(1 << 23), (1 << 23) - 1).astype("<i4").T
-        body = q.view(np.uint8).reshape(n, ch, 4)[:, :, :3].tobytes()
+        body = np.ascontiguousarray(q).view(np.uint8).reshape(n, ch, 4)[:, :, :3].tobytes()
         tag, width = _PCM, 3
     else:
         raise ValueError("bits must be 16, 24, 32 or -32 (float)")
