@@ -198,7 +198,7 @@ def _merge_spans(
     narrow = np.minimum(span[:, None], span[None, :])
     wide = np.maximum(span[:, None], span[None, :])
     t_gap = np.maximum(t_lo[:, None], t_lo[None, :]) - np.minimum(t_hi[:, None], t_hi[None, :])
-    fragments = (t_gap <= 0) & (overlap >= -np.maximum(2, narrow // 8))
+    fragments = (t_gap <= 0) & (overlap >= -np.maximum(np.maximum(2, narrow // 8), wide // 16))
     bursts = (overlap >= 0.7 * wide) & (narrow >= 4)  # slivers must not chain channels
     adj = fragments | bursts
     # Connected components by min-label propagation: a few passes over a small matrix beat
