@@ -346,7 +346,7 @@ class Tracker:
             "hist": np.zeros(n, np.uint64),
             "nopp": np.zeros(n, np.int64),
             "misses": np.zeros(n, np.int64),
-            "identity": np.zeros(n, dtype="<U64"),
+            "identity": np.zeros(n, dtype="<U32"),
             "cls_lik": np.ones((n, N_CLASSES)),
             "mask": np.zeros(n, np.uint64),
         }
@@ -377,7 +377,7 @@ class Tracker:
         new["nopp"][:] = 1
         new["mask"][:] = np.uint64(1) << np.uint64(sensor.index)
         if identity is not None:
-            new["identity"] = identity.astype("<U64")
+            new["identity"] = identity.astype("<U32")
         if cls_lik is not None:
             new["cls_lik"] = cls_lik.copy()
         cols = self._cols
@@ -458,7 +458,8 @@ class Tracker:
                 # Beyond its range (plus the track's own spread) a sensor cannot have
                 # seen the track: no need to gate it (wide bearing gates shrink most).
                 spread = 3.0 * np.sqrt(P[:, 0, 0] + P[:, 1, 1] + P[:, 2, 2])
-                reach = free_trk & (np.linalg.norm(x[:, :3] - spos, axis=1) <= sensor.max_range + spread)
+                dist = np.sqrt(((x[:, :3] - spos) ** 2).sum(axis=1))
+                reach = free_trk & (dist <= sensor.max_range + spread)
             rows = np.flatnonzero(reach)
             sub = np.flatnonzero(free_det)
             d_sub = det if sub.size == k else det.take(sub)
@@ -560,9 +561,10 @@ class Tracker:
         # see; its own recent detections are the evidence that it can see this one.
         if sensor.counts_misses and n:
             recent = c["seen"][:, sensor.index] >= t - cfg.management.miss_window_s
-            x, _ = self._combined()
-            in_range = np.linalg.norm(x[:, :3] - spos, axis=1) <= sensor.max_range
-            opp = ((recent & in_range) | hit) & ~weak
+            if math.isfinite(sensor.max_range):
+                x, _ = self._combined()
+                recent &= np.sqrt(((x[:, :3] - spos) ** 2).sum(axis=1)) <= sensor.max_range
+            opp = (recent | hit) & ~weak
         else:
             opp = hit
         if opp.any():
@@ -572,7 +574,8 @@ class Tracker:
             miss = opp & ~hit
             c["misses"][miss] += 1
             c["misses"][hit] = 0
-        ids_out = np.where(det_track >= 0, c["id"][np.maximum(det_track, 0)], -1) if n else det_track.copy()
+        ids_out = c["id"][det_track] if n else det_track.copy()
+        ids_out[det_track < 0] = -1
 
         # New tracks from what is left.
         left = np.flatnonzero(free_det)
