@@ -54,15 +54,20 @@ def srp_phat(
     n = 1 << int(np.ceil(np.log2(2 * x.shape[1])))
     spec = np.fft.rfft(x, n, axis=1)
     f = np.fft.rfftfreq(n, 1 / fs)
-    band = (f >= 80.0) & (f <= 6000.0)
+    weight = ((f >= 80.0) & (f <= 6000.0)).astype(np.float64)
+    interp = 2  # correlation sampled at fs * interp: sub-sample delays by linear interpolation
     power = np.zeros(grid.size)
     for i in range(c):
         for j in range(i + 1, c):
-            cross = spec[j, band] * np.conj(spec[i, band])
-            cross /= np.abs(cross) + 1e-12
+            cross = spec[j] * np.conj(spec[i])
+            cross = cross * weight / (np.abs(cross) + 1e-12)
+            cc = np.fft.irfft(cross, n * interp)  # GCC-PHAT: cc[k] at delay k / (fs * interp)
             # Microphone j hears a wave from u earlier by (p_j - p_i).u / c.
             tau = -((pos[j] - pos[i]) @ u.T) / sound_speed
-            power += np.real(np.exp(2j * np.pi * np.outer(tau, f[band])) @ cross)
+            pos_k = tau * fs * interp
+            k0 = np.floor(pos_k).astype(np.int64)
+            frac = pos_k - k0
+            power += (1 - frac) * cc[k0 % cc.size] + frac * cc[(k0 + 1) % cc.size]
     k = int(np.argmax(power))
     az = float(grid[k])
     aperture = float(np.max(np.linalg.norm(pos[:, None, :] - pos[None, :, :], axis=-1)))

@@ -17,7 +17,7 @@ from numpy.typing import NDArray
 from pydantic import BaseModel, ConfigDict, Field
 
 from skyfence.detect.acoustic.bearing import srp_phat
-from skyfence.detect.acoustic.features import blade_pass, features, to_rate
+from skyfence.detect.acoustic.features import features, features_and_bpf, to_rate
 from skyfence.detect.acoustic.model import AcousticModel
 from skyfence.detect.rf.bearing import ArrayGeometry
 from skyfence.model.classes import CLASSES
@@ -136,35 +136,43 @@ class AcousticDetector:
         n = x.shape[1]
         starts = list(range(0, max(n - win, 0) + 1, hop)) if n >= win else ([0] if n > 0 else [])
         use_array = self.array is not None and x.shape[0] >= 2 and x.shape[0] == self.array.channels
-        rows = []
+        rows: list[tuple[float, float, float, float, float, float]] = []
         feats = []
+        nan = math.nan
         for s in starts:
             seg = x[:, s : s + win]
             mono = seg[0]
             rms = float(np.sqrt(np.mean(mono * mono))) if mono.size else 0.0
-            feats.append(features(mono, sample_rate) if rms >= c.min_rms else None)
-            bpf = (
-                float(np.median(blade_pass(to_rate(mono, sample_rate)).f0)) if rms >= c.min_rms else math.nan
-            )
-            az = sig = alt = math.nan
-            if use_array and rms >= c.min_rms:
-                assert self.array is not None
-                br = srp_phat(seg, sample_rate, self.array.elements, self.array.sound_speed)
-                az, sig, alt = br.az, br.sigma, br.az_alt
+            if rms >= c.min_rms:
+                vec, bpf = features_and_bpf(mono, sample_rate)
+                feats.append(vec)
+            else:
+                feats.append(None)
+                bpf = nan
             rows.append(
                 (
                     t0 + (s + seg.shape[1] / 2) / sample_rate,
                     bpf,
                     20 * math.log10(max(rms, 1e-12)),
-                    az,
-                    sig,
-                    alt,
+                    nan,
+                    nan,
+                    nan,
                 )
             )
         p = np.zeros(len(rows))
         live = [i for i, f in enumerate(feats) if f is not None]
         if live:
             p[live] = self.model.predict_proba(np.stack([feats[i] for i in live]))  # type: ignore[misc]
+        if use_array:
+            assert self.array is not None
+            for i in np.flatnonzero(p >= c.threshold):
+                # Bearings only where a drone is heard (that is all a tracker gets), at 16 kHz:
+                # SRP-PHAT uses 80-6000 Hz.
+                s = starts[i]
+                seg16 = to_rate(x[:, s : s + win], sample_rate)
+                br = srp_phat(seg16, 16000.0, self.array.elements, self.array.sound_speed)
+                t_, bpf_, lvl_, _, _, _ = rows[i]
+                rows[i] = (t_, bpf_, lvl_, br.az, br.sigma, br.az_alt)
         cols = list(zip(*rows)) if rows else [()] * 6
         return AcousticEvents(
             self.sensor_id,

@@ -15,7 +15,7 @@ import numpy as np
 from numpy.typing import NDArray
 from scipy import signal
 
-__all__ = ["FEATURE_NAMES", "RATE", "BladePass", "blade_pass", "features", "to_rate"]
+__all__ = ["FEATURE_NAMES", "RATE", "BladePass", "blade_pass", "features", "features_and_bpf", "to_rate"]
 
 RATE = 16000
 _NFFT = 4096  # 3.9 Hz bins at 16 kHz: resolves a 50 Hz fundamental's harmonics
@@ -124,6 +124,11 @@ def blade_pass(x16: NDArray[np.float64]) -> BladePass:
 
 def features(x: NDArray[np.floating], fs: float) -> NDArray[np.float64]:
     """Feature vector (``FEATURE_NAMES``) of one mono window."""
+    return features_and_bpf(x, fs)[0]
+
+
+def features_and_bpf(x: NDArray[np.floating], fs: float) -> tuple[NDArray[np.float64], float]:
+    """Feature vector and median blade-pass frequency (Hz) of one mono window."""
     x16 = to_rate(x, fs)
     x16 = x16 - x16.mean()
     bp = blade_pass(x16)
@@ -153,7 +158,7 @@ def features(x: NDArray[np.floating], fs: float) -> NDArray[np.float64]:
     hr = float(mean_p[harm_bins & band].sum() / mean_p[band].sum())
     strong_hi = bp.salience_hi > 1.6
     steady_hi = float(np.std(np.log2(bp.f0_hi[strong_hi]))) if strong_hi.sum() >= 2 else 2.0
-    return np.array(
+    vec = np.array(
         [
             float(np.mean(sal)),
             float(np.percentile(sal, 90)),
@@ -170,3 +175,4 @@ def features(x: NDArray[np.floating], fs: float) -> NDArray[np.float64]:
             *band_e.tolist(),
         ]
     )
+    return vec, float(np.median(bp.f0))
