@@ -43,7 +43,10 @@ def test_track_run_writes_snapshots_and_summary(
 ) -> None:
     dets, sensors = exercise
     out = tmp_path / "tracks.jsonl"
-    assert main(["track", "run", str(dets), "--sensors", str(sensors), "--out", str(out), "--json"]) == 0
+    zones = tmp_path / "zones.geojson"
+    zones.write_text('{"type": "FeatureCollection", "features": []}')
+    argv = ["track", "run", str(dets), "--sensors", str(sensors), "--out", str(out), "--zones", str(zones)]
+    assert main([*argv, "--json"]) == 0
     counts = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert counts["detections"] == 36 and counts["tracks"] == 2
     snaps = read_tracks(out)

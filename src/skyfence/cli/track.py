@@ -28,9 +28,11 @@ def run_tracker(
     out: Path,
     config: Path | None = None,
     show_progress: bool = False,
+    zones: Path | None = None,
 ) -> dict[str, Any]:
     """Track a detections file; write one snapshot of every live track per time step.
-    Returns counts for the caller to print."""
+    ``zones`` (GeoJSON) gives relay recognition its border lines. Returns counts for the
+    caller to print."""
     from skyfence.cli._common import progress
     from skyfence.errors import FormatError
     from skyfence.model.records import iter_detections, read_sensors, track_records, write_jsonl
@@ -38,7 +40,12 @@ def run_tracker(
 
     registry = read_sensors(sensors)
     cfg = TrackerConfig.from_yaml(config) if config is not None else TrackerConfig()
-    tracker = Tracker(cfg, registry)
+    zone_list = None
+    if zones is not None:
+        from skyfence.model.geojson import zones_from_geojson
+
+        zone_list = zones_from_geojson(zones, registry.site)
+    tracker = Tracker(cfg, registry, zones=zone_list)
     total = _count_lines(detections) if show_progress else 0
     n_det = snapshots = records = 0
     ids: set[int] = set()
@@ -184,12 +191,15 @@ def register(app: typer.Typer) -> None:
         config: Annotated[
             Path | None, typer.Option("--config", help="Tracker settings (YAML, TrackerConfig fields).")
         ] = None,
+        zones: Annotated[
+            Path | None, typer.Option("--zones", help="Zones GeoJSON (border lines for relay recognition).")
+        ] = None,
         json_out: Annotated[bool, typer.Option("--json", help="One JSON line of counts on stdout.")] = False,
     ) -> None:
         """Fuse every sensor's detections into tracks (one snapshot per time step)."""
         from skyfence.cli._common import console, emit_json
 
-        result = run_tracker(detections, sensors, out, config, show_progress=not json_out)
+        result = run_tracker(detections, sensors, out, config, show_progress=not json_out, zones=zones)
         if json_out:
             emit_json(result)
             return

@@ -25,7 +25,9 @@ from skyfence.model._arrays import frozen_attrs
 from skyfence.model.classes import N_CLASSES
 from skyfence.model.detections import Detections, invalid_rows
 from skyfence.model.sensors import Sensor, SensorRegistry
+from skyfence.model.terrain import Terrain
 from skyfence.model.tracks import Tracks, TrackStatus
+from skyfence.model.zone import Zone
 from skyfence.track.assign import gnn, jpda
 from skyfence.track.config import InvalidDetectionError, TrackerConfig, UnknownSensorError
 from skyfence.track.filters import cholesky, combine, mixture_update, predict
@@ -149,7 +151,8 @@ class Tracker:
     ...     tracks = tracker.update(batch)
 
     ``inference`` replaces the default ``skyfence.track.infer.TrackInference`` (anything
-    with ``update(view) -> InferResult``).
+    with ``update(view) -> InferResult``); ``zones`` (border lines for relay recognition)
+    and ``terrain`` (RF line of sight, heights above ground) are passed to the default.
     """
 
     def __init__(
@@ -158,6 +161,8 @@ class Tracker:
         sensors: SensorRegistry | None = None,
         *,
         inference: Inference | None = None,
+        zones: Sequence[Zone] | None = None,
+        terrain: Terrain | None = None,
     ) -> None:
         self.config = config if config is not None else TrackerConfig()
         self.sensors = sensors
@@ -191,7 +196,7 @@ class Tracker:
             except ImportError:  # a build without track inference: uniform classes
                 self._infer = None
             else:
-                self._infer = TrackInference(self.config.infer, sensors)
+                self._infer = TrackInference(self.config.infer, sensors, zones=zones, terrain=terrain)
 
     # -- public surface -------------------------------------------------------------
 
