@@ -15,11 +15,11 @@ import time
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
-import numpy as np  # noqa: E402
+import numpy as np
 
-from skyfence.detect.acoustic import AcousticDetector  # noqa: E402
-from skyfence.detect.rf.bearing import ArrayGeometry  # noqa: E402
-from skyfence.simulate.audio import array_audio, drone_audio, negative_audio  # noqa: E402
+from skyfence.detect.acoustic import AcousticDetector
+from skyfence.detect.rf.bearing import ArrayGeometry
+from skyfence.simulate.audio import array_audio, drone_audio, negative_audio
 
 FS = 48000
 SECONDS = 60.0

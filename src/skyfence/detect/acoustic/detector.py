@@ -137,7 +137,7 @@ class AcousticDetector:
         starts = list(range(0, max(n - win, 0) + 1, hop)) if n >= win else ([0] if n > 0 else [])
         use_array = self.array is not None and x.shape[0] >= 2 and x.shape[0] == self.array.channels
         rows: list[tuple[float, float, float, float, float, float]] = []
-        feats = []
+        feats: list[NDArray[np.float64] | None] = []
         nan = math.nan
         for s in starts:
             seg = x[:, s : s + win]
@@ -162,7 +162,7 @@ class AcousticDetector:
         p = np.zeros(len(rows))
         live = [i for i, f in enumerate(feats) if f is not None]
         if live:
-            p[live] = self.model.predict_proba(np.stack([feats[i] for i in live]))  # type: ignore[misc]
+            p[live] = self.model.predict_proba(np.stack([f for f in feats if f is not None]))
         if use_array:
             assert self.array is not None
             for i in np.flatnonzero(p >= c.threshold):
