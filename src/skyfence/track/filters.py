@@ -139,6 +139,16 @@ def gaussian_loglik(
             d2 = np.where(s > 0, nu[:, 0] ** 2 / s, np.inf)
             logdet = np.log(np.where(s > 0, s, np.nan))
         return d2, -0.5 * (d2 + logdet + _LOG_2PI)
+    if nu.shape[1] == 2:  # 2-D positions: the 2x2 inverse written out
+        a, b, c = S[:, 0, 0], S[:, 0, 1], S[:, 1, 1]
+        det = a * c - b * b
+        ok = (a > 0) & (det > 0)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            d2 = np.where(
+                ok, (c * nu[:, 0] ** 2 - 2.0 * b * nu[:, 0] * nu[:, 1] + a * nu[:, 1] ** 2) / det, np.inf
+            )
+            logdet = np.log(np.where(ok, det, np.nan))
+        return d2, -0.5 * (d2 + logdet + 2 * _LOG_2PI)
     L = cholesky(S)
     y = forward_solve(L, nu[..., None])[..., 0]
     d2 = np.einsum("ki,ki->k", y, y)
@@ -149,7 +159,20 @@ def gaussian_loglik(
 
 
 def kalman_gain(Pxz: NDArray[np.float64], S: NDArray[np.float64]) -> NDArray[np.float64]:
-    """``Pxz S^-1 [K,6,m]`` through the Cholesky factor of ``S``."""
+    """``Pxz S^-1 [K,6,m]`` through the Cholesky factor of ``S`` (the inverse written
+    out for 1x1 and 2x2)."""
+    m = S.shape[-1]
+    if m == 1:
+        out1: NDArray[np.float64] = Pxz / S[:, 0, 0][:, None, None]
+        return out1
+    if m == 2:
+        a, b, c = S[:, 0, 0], S[:, 0, 1], S[:, 1, 1]
+        det = a * c - b * b
+        inv = np.empty_like(S)
+        inv[:, 0, 0], inv[:, 1, 1] = c / det, a / det
+        inv[:, 0, 1] = inv[:, 1, 0] = -b / det
+        out2: NDArray[np.float64] = Pxz @ inv
+        return out2
     L = cholesky(S)
     out = backward_solve(L, forward_solve(L, np.swapaxes(Pxz, 1, 2)))
     return np.swapaxes(out, 1, 2)
