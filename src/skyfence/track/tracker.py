@@ -684,9 +684,9 @@ class Tracker:
         height = c["xm"][:, :, 2].max(axis=1)
         sd_u = np.sqrt(c["Pm"][:, :, 2, 2].max(axis=1))
         out = (height - 3.0 * sd_u > m.ceiling_m) | (height + 3.0 * sd_u < m.floor_m)
-        drop |= out & (c["identity"] == "")
-        status[firm & (c["misses"] > 0)] = _COASTING
-        status[firm & (c["misses"] == 0)] = _CONFIRMED
+        if out.any():
+            drop |= out & (c["identity"] == "")
+        status[firm] = np.where(c["misses"][firm] > 0, _COASTING, _CONFIRMED)
         if drop.any():
             keep = ~drop
             self._cols = {key: v[keep] for key, v in c.items()}
