@@ -1,0 +1,3 @@
+"""Detectors: raw signals (RF, audio, Remote ID frames, images) to skyfence Detections."""
+
+__all__: list[str] = []
