@@ -230,18 +230,28 @@ def _spans(mask: NDArray[np.bool_]) -> list[tuple[int, int, int, int]]:
     hi = np.array([o[1].stop for o in objs])
     t_lo = np.array([o[0].start for o in objs])
     t_hi = np.array([o[0].stop for o in objs])
-    size = np.bincount(labels.ravel(), minlength=count + 1)[1:]
-    group = _merge_spans(lo, hi, t_lo, t_hi)
-    n_groups = int(group.max()) + 1
-    cells = np.bincount(group, weights=size, minlength=n_groups)
-    g_lo = np.full(n_groups, mask.shape[1])
-    g_hi = np.zeros(n_groups, dtype=np.int64)
-    g_t0 = np.full(n_groups, mask.shape[0])
-    g_t1 = np.zeros(n_groups, dtype=np.int64)
-    np.minimum.at(g_lo, group, lo)
-    np.maximum.at(g_hi, group, hi)
-    np.minimum.at(g_t0, group, t_lo)
-    np.maximum.at(g_t1, group, t_hi)
+    cells = np.bincount(labels.ravel(), minlength=count + 1)[1:].astype(np.float64)
+    g_lo: NDArray[np.int64] = lo.astype(np.int64)
+    g_hi: NDArray[np.int64] = hi.astype(np.int64)
+    g_t0: NDArray[np.int64] = t_lo.astype(np.int64)
+    g_t1: NDArray[np.int64] = t_hi.astype(np.int64)
+    # Merge until stable: the tolerances scale with span widths, so groups formed in one pass
+    # (a whole lobe of a non-flat spectrum) may join in the next where their pieces could not.
+    for _ in range(4):
+        group = _merge_spans(g_lo, g_hi, g_t0, g_t1)
+        n_groups = int(group.max()) + 1
+        if n_groups == g_lo.size:
+            break
+        cells = np.bincount(group, weights=cells, minlength=n_groups).astype(np.float64)
+        n_lo = np.full(n_groups, mask.shape[1], dtype=np.int64)
+        n_hi = np.zeros(n_groups, dtype=np.int64)
+        n_t0 = np.full(n_groups, mask.shape[0], dtype=np.int64)
+        n_t1 = np.zeros(n_groups, dtype=np.int64)
+        np.minimum.at(n_lo, group, g_lo)
+        np.maximum.at(n_hi, group, g_hi)
+        np.minimum.at(n_t0, group, g_t0)
+        np.maximum.at(n_t1, group, g_t1)
+        g_lo, g_hi, g_t0, g_t1 = n_lo, n_hi, n_t0, n_t1
     keep = np.flatnonzero(cells >= _MIN_CELLS)
     # A band full of weak fragments must not stall the stream: the largest ones are kept.
     keep = keep[np.argsort(-cells[keep], kind="stable")[:_MAX_SPANS]]
