@@ -165,3 +165,77 @@ def test_follow_latency_from_samples_to_emission(tmp_path: Path) -> None:
     assert len(seen) == blocks
     latency = np.array(seen) - np.array(written)
     assert np.all(latency < 0.2), latency
+
+
+def test_two_direction_finders_feed_track_run(tmp_path: Path) -> None:
+    """Bearings from two 4-element arrays cross at the emitter: `skyfence track run` puts a
+    track there from the detect output alone."""
+    el = np.array([[0, 0, 0], [0.02, 0, 0], [0.02, 0.02, 0], [0, 0.02, 0]], dtype=float)
+    cfg = RfDetectorConfig()
+    sensors = []
+    parts = []
+    for name, pos in (("df-a", (0.0, 0.0)), ("df-b", (600.0, 0.0))):
+        (tmp_path / f"{name}.json").write_text(json.dumps({"sensor_id": name, "elements": el.tolist()}))
+        az = math.atan2(300.0 - pos[0], 400.0 - pos[1])
+        scene = synthesize(
+            [Emitter("analog_video", 1e6, 15.0, az=az)],
+            sample_rate=FS,
+            n=4 * cfg.block_len,
+            rng=np.random.default_rng(len(name) + int(pos[0])),
+            frequency=5.8e9,
+            positions=el,
+        )
+        meta = tmp_path / f"{name}.sigmf-meta"
+        write_sigmf(
+            meta,
+            0.1 * scene.samples,
+            FS,
+            frequency=5.8e9,
+            datatype="ci16_le",
+            datetime_utc="2026-11-25T12:00:00Z",
+        )
+        out = tmp_path / f"{name}.jsonl"
+        assert (
+            main(
+                [
+                    "detect",
+                    "rf",
+                    str(meta),
+                    "--array",
+                    str(tmp_path / f"{name}.json"),
+                    "--out",
+                    str(out),
+                    "--json",
+                ]
+            )
+            == 0
+        )
+        parts += out.read_text().splitlines()
+        sensors.append(
+            {"id": name, "type": "rf", "kind": "bearing", "position": [pos[0], pos[1], 2.0], "rate_hz": 50}
+        )
+    parts.sort(key=lambda line: json.loads(line)["t"])
+    (tmp_path / "all.jsonl").write_text("\n".join(parts) + "\n")
+    (tmp_path / "sensors.json").write_text(
+        json.dumps({"site": {"lat": 48.0, "lon": 16.0, "alt": 0.0}, "sensors": sensors})
+    )
+    tracks = tmp_path / "tracks.jsonl"
+    assert (
+        main(
+            [
+                "track",
+                "run",
+                str(tmp_path / "all.jsonl"),
+                "--sensors",
+                str(tmp_path / "sensors.json"),
+                "--out",
+                str(tracks),
+                "--json",
+            ]
+        )
+        == 0
+    )
+    last = [json.loads(line) for line in tracks.read_text().splitlines()]
+    final_t = last[-1]["t"]
+    xy = np.array([r["x"][:2] for r in last if r["t"] == final_t])
+    assert np.min(np.hypot(xy[:, 0] - 300.0, xy[:, 1] - 400.0)) < 15.0
