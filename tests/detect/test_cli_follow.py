@@ -239,3 +239,24 @@ def test_two_direction_finders_feed_track_run(tmp_path: Path) -> None:
     final_t = last[-1]["t"]
     xy = np.array([r["x"][:2] for r in last if r["t"] == final_t])
     assert np.min(np.hypot(xy[:, 0] - 300.0, xy[:, 1] - 400.0)) < 15.0
+
+
+def test_detect_rf_from_stdin(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import io
+    import sys
+
+    cfg = RfDetectorConfig()
+    scene = synthesize(
+        [Emitter("digital_ofdm", 0.0, 10.0)],
+        sample_rate=FS,
+        n=2 * cfg.block_len,
+        rng=np.random.default_rng(6),
+    )
+    meta = tmp_path / "pipe.sigmf-meta"
+    write_sigmf(meta, scene.samples[:, :0], FS, frequency=5.8e9, datatype="cf32_le")
+    raw = encode_samples(scene.samples, parse_datatype("cf32_le"))
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(raw)))
+    out = tmp_path / "p.jsonl"
+    assert main(["detect", "rf", str(meta), "--stdin", "--out", str(out), "--json"]) == 0
+    ev = [json.loads(line) for line in (tmp_path / "p.events.jsonl").read_text().splitlines()]
+    assert [e["protocol"] for e in ev] == ["digital_ofdm", "digital_ofdm"]
