@@ -16,7 +16,7 @@ from skyfence.model.tracks import Tracks
 from skyfence.share.cot import CotSink
 from skyfence.store.events import EventStore, alert_events, detection_events, tracks_payload
 
-__all__ = ["alert_line", "assess_step", "run_assessment"]
+__all__ = ["alert_line", "assess_events", "assess_step", "run_assessment"]
 
 
 def alert_line(alert: Alert, details: dict[str, Any]) -> dict[str, Any]:
@@ -38,6 +38,23 @@ def assess_step(
     """One snapshot through the assessor; returns its alert records (with details).
     With a store, the detection summaries, the snapshot and the alert transitions go
     into the log in one transaction."""
+    return assess_events(
+        assessor, tracks, sink=sink, store=store, store_tracks=store_tracks, detections=detections
+    )[1]
+
+
+def assess_events(
+    assessor: Assessor,
+    tracks: Tracks,
+    *,
+    sink: Any = None,
+    store: EventStore | None = None,
+    store_tracks: bool = True,
+    detections: Sequence[Detections] = (),
+) -> tuple[list[Alert], list[dict[str, Any]]]:
+    """``assess_step`` that also returns the alert transitions themselves (for drivers
+    that score them, such as the exercise runner). ``sink`` is anything with CotSink's
+    ``send_tracks``/``send_alerts``/``send_areas``."""
     events = assessor.update(tracks)
     details = {a.id: assessor.details(a.id) for a in events}
     if store is not None:
@@ -55,7 +72,7 @@ def assess_step(
             new = {a.track_id for a in events if a.state == AlertState.NEW}
             if new:
                 sink.send_areas([x for x in assessor.launch_areas() if x.track_id in new], t=tracks.t)
-    return [alert_line(a, details[a.id]) for a in events]
+    return events, [alert_line(a, details[a.id]) for a in events]
 
 
 def run_assessment(
