@@ -22,7 +22,7 @@ __all__ = ["AREAS", "build_app", "main"]
 AREAS: dict[str, tuple[str, tuple[str, ...]]] = {
     "exercise": (
         "Simulate, run and score FPV attack exercises.",
-        ("skyfence.cli.exercise_sim", "skyfence.cli.exercise_run"),
+        ("skyfence.cli.exercise_sim", "skyfence.cli.exercise_run", "skyfence.cli.exercise_raw"),
     ),
     "track": ("Fuse detections into tracks.", ("skyfence.cli.track",)),
     "assess": ("Threat assessment and alerts.", ("skyfence.cli.assess",)),
