@@ -128,25 +128,29 @@ def backward_solve(L: NDArray[np.float64], y: NDArray[np.float64]) -> NDArray[np
 
 
 def gaussian_loglik(
-    nu: NDArray[np.float64], S: NDArray[np.float64]
+    nu: NDArray[np.float64], S: NDArray[np.float64], with_loglik: bool = True
 ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
     """Squared Mahalanobis distance and log-likelihood of residuals ``nu [K,m]`` with
     covariances ``S [K,m,m]`` (batched Cholesky). Non-positive-definite ``S`` gives
-    ``d2 = inf``."""
+    ``d2 = inf``. ``with_loglik=False`` skips the log-likelihood (returned as ``d2``
+    itself, for callers that only gate)."""
     if nu.shape[1] == 1:  # bearings: scalar innovations, no factorisation needed
         s = S[:, 0, 0]
         with np.errstate(divide="ignore", invalid="ignore"):
             d2 = np.where(s > 0, nu[:, 0] ** 2 / s, np.inf)
+            if not with_loglik:
+                return d2, d2
             logdet = np.log(np.where(s > 0, s, np.nan))
         return d2, -0.5 * (d2 + logdet + _LOG_2PI)
     if nu.shape[1] == 2:  # 2-D positions: the 2x2 inverse written out
         a, b, c = S[:, 0, 0], S[:, 0, 1], S[:, 1, 1]
         det = a * c - b * b
         ok = (a > 0) & (det > 0)
+        n0, n1 = nu[:, 0], nu[:, 1]
         with np.errstate(divide="ignore", invalid="ignore"):
-            d2 = np.where(
-                ok, (c * nu[:, 0] ** 2 - 2.0 * b * nu[:, 0] * nu[:, 1] + a * nu[:, 1] ** 2) / det, np.inf
-            )
+            d2 = np.where(ok, (c * n0 * n0 - 2.0 * b * n0 * n1 + a * n1 * n1) / det, np.inf)
+            if not with_loglik:
+                return d2, d2
             logdet = np.log(np.where(ok, det, np.nan))
         return d2, -0.5 * (d2 + logdet + 2 * _LOG_2PI)
     L = cholesky(S)
@@ -154,6 +158,8 @@ def gaussian_loglik(
     d2 = np.einsum("ki,ki->k", y, y)
     logdet = 2.0 * np.log(np.diagonal(L, axis1=1, axis2=2)).sum(axis=1)
     d2 = np.where(np.isfinite(d2), d2, np.inf)
+    if not with_loglik:
+        return d2, d2
     m = nu.shape[1]
     return d2, -0.5 * (d2 + logdet + m * _LOG_2PI)
 

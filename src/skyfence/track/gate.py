@@ -21,12 +21,22 @@ from scipy.stats import chi2
 
 from skyfence.model.detections import Detections
 from skyfence.track.filters import gaussian_loglik
-from skyfence.track.measure import Nonlinear, angle_mask, predict_measurement, residual, to_position, wrap
+from skyfence.track.measure import (
+    Nonlinear,
+    angle_mask,
+    is_linear,
+    predict_measurement,
+    residual,
+    to_position,
+    wrap,
+)
 
 __all__ = ["COARSE_DENSE_PAIRS", "DENSE_PAIRS", "GatedPairs", "candidate_pairs", "gate", "gate_threshold"]
 
 #: Below this many track x detection pairs every pair is checked exactly (an index costs more).
 DENSE_PAIRS = 256
+#: The same for linear (position) detections, whose exact test is a few array operations.
+DENSE_PAIRS_LINEAR = 1024
 #: Below this many pairs the coarse test is one dense distance matrix; above, a k-d tree.
 COARSE_DENSE_PAIRS = 40_000
 
@@ -73,7 +83,7 @@ def candidate_pairs(
 ) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
     """Coarse candidate pairs (a superset of the gated ones, up to ``max_gate_m``)."""
     n, k = x.shape[0], len(det)
-    if n * k <= DENSE_PAIRS:
+    if n * k <= (DENSE_PAIRS_LINEAR if is_linear(det.kind) else DENSE_PAIRS):
         rows, cols = np.divmod(np.arange(n * k, dtype=np.int64), k)
         return rows, cols
     g = np.sqrt(threshold)
@@ -127,15 +137,20 @@ def gate(
     max_gate_m: float,
     unobserved_height_var: float,
     allowed: NDArray[np.bool_] | None = None,
+    with_loglik: bool = True,
 ) -> GatedPairs:
     """Pairs of tracks (``x [N,6]``, ``P [N,6,6]``) and ``det`` inside the chi-square gate.
-    ``allowed [N]`` excludes tracks (e.g. those bound to another identity)."""
+    ``allowed [N]`` excludes tracks (e.g. those bound to another identity);
+    ``with_loglik=False`` (GNN) leaves ``loglik`` equal to ``d2``, not computed."""
     n, k = x.shape[0], len(det)
     if n == 0 or k == 0:
         return GatedPairs.empty()
     m = det.dim
     thr = gate_threshold(probability, m)
-    zhat, Pzz, _ = predict_measurement(x, P, det.kind, m, spos, method)
+    if is_linear(det.kind):
+        zhat, Pzz = x[:, :m], P[:, :m, :m]  # views: H selects the first m coordinates
+    else:
+        zhat, Pzz, _ = predict_measurement(x, P, det.kind, m, spos, method)
     ti, dj = candidate_pairs(x, P, det, spos, zhat, Pzz, thr, max_gate_m, unobserved_height_var)
     if allowed is not None and ti.size:
         keep = allowed[ti]
@@ -146,10 +161,14 @@ def gate(
         # Bearings: scalar innovations on flat arrays (no [K,1,1] gathers).
         nu1 = wrap(det.z[:, 0][dj] - zhat[:, 0][ti])
         s = Pzz[:, 0, 0][ti] + det.R[:, 0, 0][dj]
-        d2, ll = gaussian_loglik(nu1[:, None], s[:, None, None])
+        d2, ll = gaussian_loglik(nu1[:, None], s[:, None, None], with_loglik)
+    elif is_linear(det.kind):
+        nu = det.z[dj] - zhat[ti]
+        S = Pzz[ti] + det.R[dj]
+        d2, ll = gaussian_loglik(nu, S, with_loglik)
     else:
         nu = residual(det.z[dj], zhat[ti], angle_mask(det.kind, m))
         S = Pzz[ti] + det.R[dj]
-        d2, ll = gaussian_loglik(nu, S)
+        d2, ll = gaussian_loglik(nu, S, with_loglik)
     inside = d2 <= thr
     return GatedPairs(ti[inside], dj[inside], d2[inside], ll[inside])

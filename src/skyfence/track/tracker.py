@@ -84,19 +84,40 @@ def _surely_valid(det: Detections) -> bool:
     """Cheap test that every row is finite with a symmetric positive definite ``R``; when
     it fails, :func:`skyfence.model.invalid_rows` finds the rows and says why."""
     R = det.R
-    if not (np.isfinite(det.t).all() and np.isfinite(det.z).all() and np.isfinite(R).all()):
+    # A sum is finite only if every term is (an overflow just takes the slow path).
+    if not (math.isfinite(det.t.sum()) and math.isfinite(det.z.sum()) and math.isfinite(R.sum())):
         return False
-    if (R[0] == R).all():  # one noise model for the whole batch: check it once
-        R = R[:1]
-    if det.dim > 1 and np.abs(R - np.swapaxes(R, 1, 2)).max() > 1e-9 * (1.0 + np.abs(R).max()):
+    m = det.dim
+    if m <= 3 and (R[0] == R).all():
+        # One noise model for the whole batch (the usual case): check it once, in scalars.
+        r = R[0].tolist()
+        for i in range(m):
+            for j in range(i):
+                if abs(r[i][j] - r[j][i]) > 1e-9 * (1.0 + abs(r[i][j])):
+                    return False
+        if m == 1:
+            return bool(r[0][0] > 0.0)
+        if m == 2:
+            return bool(r[0][0] > 0.0 and r[0][0] * r[1][1] - r[0][1] * r[0][1] > 0.0)
+        return bool(np.isfinite(cholesky(R[:1])).all())
+    if m > 1 and np.abs(R - np.swapaxes(R, 1, 2)).max() > 1e-9 * (1.0 + np.abs(R).max()):
         return False
     return bool(np.isfinite(cholesky(R)).all())
 
 
 def _frozen(a: NDArray[Any], dtype: Any) -> NDArray[Any]:
-    out = np.array(a, dtype=dtype, copy=True)
+    if a.dtype == dtype and a.flags.owndata and not a.flags.writeable:
+        return a  # already a read-only array of its own: nobody can change it
+    out = a.copy() if a.dtype == dtype else np.array(a, dtype=dtype)
     out.flags.writeable = False
     return out
+
+
+def _uniform(n: int) -> InferResult:
+    res = uniform_result(n)
+    for arr in (res.cls_prob, res.rf_silent, res.relay, res.relay_id, res.group_id):
+        arr.flags.writeable = False
+    return res
 
 
 def _make_tracks(
@@ -105,12 +126,15 @@ def _make_tracks(
     x: NDArray[np.float64],
     P: NDArray[np.float64],
     names: tuple[str, ...],
-    infer: InferResult,
+    infer: InferResult | None,
 ) -> Tracks:
     """A :class:`Tracks` from arrays whose shapes the tracker guarantees: the same fields
     ``Tracks.__init__`` fills, without re-validating each one every scan (this runs once
     per update and would otherwise be a sizeable part of a small scan's cost)."""
     n = c["id"].shape[0]
+    if infer is None:
+        # No inference: uniform classes, no flags, made here read-only (no copies).
+        infer = _uniform(n)
     for name, arr, shape in (
         ("cls_prob", infer.cls_prob, (n, N_CLASSES)),
         ("rf_silent", infer.rf_silent, (n,)),
@@ -187,6 +211,7 @@ class Tracker:
         self._dirty = True
         self._last: Tracks | None = None
         self._mu0 = np.ones(self._M) if self._M == 1 else np.array([0.7, 0.1, 0.1, 0.1])
+        self._template = self._new_template(64)
         self._motion_dt = math.nan
         self._motion: tuple[NDArray[np.float64], ...] = ()
         self._infer: Inference | None = inference
@@ -312,26 +337,27 @@ class Tracker:
         """Drop rows equal (same sensor, t, z) to one already taken at this time."""
         z = det.z
         k = len(det)
-        keep = np.ones(k, dtype=bool)
-        # Rows can only repeat if some first coordinate does (cheap test, the usual case).
-        if k > 1 and (np.diff(np.sort(z[:, 0])) == 0).any():
-            order = np.lexsort(z.T[::-1])
-            zs = z[order]
-            same = np.all(zs[1:] == zs[:-1], axis=1)
-            keep[order[1:][same]] = False
         if t != self._seen_t:
             self._seen_t = t
             self._seen = {}
         prior = self._seen.get(det.sensor_id)
-        if prior:
-            old = np.concatenate(prior)
-            if old.shape[1] == z.shape[1]:
-                hit = (z[:, None, :] == old[None, :, :]).all(axis=2).any(axis=1)
-                keep &= ~hit
-        n_dup = int(k - keep.sum())
-        if n_dup:
-            self.stats.duplicates += n_dup
-            det = det.take(keep)
+        # Rows can only repeat if some first coordinate does (cheap test, the usual case).
+        if (k > 1 and len(set(z[:, 0].tolist())) < k) or prior:
+            keep = np.ones(k, dtype=bool)
+            if k > 1:
+                order = np.lexsort(z.T[::-1])
+                zs = z[order]
+                same = np.all(zs[1:] == zs[:-1], axis=1)
+                keep[order[1:][same]] = False
+            if prior:
+                old = np.concatenate(prior)
+                if old.shape[1] == z.shape[1]:
+                    hit = (z[:, None, :] == old[None, :, :]).all(axis=2).any(axis=1)
+                    keep &= ~hit
+            n_dup = int(k - keep.sum())
+            if n_dup:
+                self.stats.duplicates += n_dup
+                det = det.take(keep)
         self._seen.setdefault(det.sensor_id, []).append(det.z)
         return det
 
@@ -366,29 +392,46 @@ class Tracker:
         cls_lik: NDArray[np.float64] | None,
     ) -> NDArray[np.int64]:
         k = x.shape[0]
-        new = self._blank(k)
+        M = self._M
         ids = np.arange(self._next_id, self._next_id + k, dtype=np.int64)
         self._next_id += k
+        S = len(self._names)
+        tmpl = self._template
+        if tmpl["seen"].shape[1] != S or tmpl["id"].shape[0] < k:
+            tmpl = self._template = self._new_template(max(k, 64))
+        # Constant columns are slices of a template; concatenate copies them once.
+        new = {key: v[:k] for key, v in tmpl.items()}
         new["id"] = ids
-        new["xm"] = np.repeat(x[:, None, :], self._M, axis=1)
-        new["Pm"] = np.repeat(P[:, None, :, :], self._M, axis=1)
-        new["mu"] = np.tile(self._mu0, (k, 1))
-        cfg = self.config.management
-        new["status"][:] = _CONFIRMED if cfg.confirm_m <= 1 else _TENTATIVE
-        new["born"][:] = t
-        new["last"][:] = t
-        new["seen"][:, sensor.index] = t
-        new["hist"][:] = 1
-        new["nopp"][:] = 1
-        new["mask"][:] = np.uint64(1) << np.uint64(sensor.index)
+        new["xm"] = x[:, None, :] if M == 1 else np.repeat(x[:, None, :], M, axis=1)
+        new["Pm"] = P[:, None, :, :] if M == 1 else np.repeat(P[:, None, :, :], M, axis=1)
+        new["born"] = new["last"] = np.full(k, t)
+        if S > 1 or sensor.index != 0:
+            seen = np.full((k, S), -np.inf)
+            seen[:, sensor.index] = t
+            new["seen"] = seen
+            new["mask"] = np.full(k, np.uint64(1) << np.uint64(sensor.index), dtype=np.uint64)
+        else:
+            new["seen"] = new["born"][:, None]
         if identity is not None:
             new["identity"] = identity.astype("<U32")
         if cls_lik is not None:
-            new["cls_lik"] = cls_lik.copy()
+            new["cls_lik"] = cls_lik
         cols = self._cols
-        self._cols = {key: np.concatenate([cols[key], new[key]]) for key in cols}
+        self._cols = {key: np.concatenate([cols[key], new[key]], dtype=cols[key].dtype) for key in cols}
         self.stats.tracks_started += k
         return ids
+
+    def _new_template(self, k: int) -> dict[str, NDArray[Any]]:
+        """Columns of ``k`` fresh rows with the values every new track starts with."""
+        new = self._blank(k)
+        new["mu"][:] = self._mu0
+        new["status"][:] = _CONFIRMED if self.config.management.confirm_m <= 1 else _TENTATIVE
+        new["hist"][:] = 1
+        new["nopp"][:] = 1
+        new["mask"][:] = 1  # sensor 0; others set their own bit
+        for v in new.values():
+            v.flags.writeable = False
+        return new
 
     def _combined(self) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
         c = self._cols
@@ -478,6 +521,7 @@ class Tracker:
                 acfg.nonlinear,
                 acfg.max_gate_m,
                 cfg.management.unobserved_height_var,
+                with_loglik=acfg.method == "jpda",
             )
             ti, dj = rows[g.track], sub[g.det]
             d2, ll = g.d2, g.loglik
@@ -668,29 +712,38 @@ class Tracker:
         window = np.uint64((1 << m.confirm_n) - 1)
         hits = np.bitwise_count(c["hist"] & window).astype(np.int64)
         status = c["status"]
+        age = t - c["last"]
+        misses = c["misses"]
         tent = status == _TENTATIVE
-        confirm = tent & (hits >= m.confirm_m)
-        misses_in_window = np.minimum(c["nopp"], m.confirm_n) - hits
-        drop = tent & ~confirm & (misses_in_window > m.confirm_n - m.confirm_m)
-        drop |= tent & ~confirm & (t - c["last"] > m.max_coast_s / 2.0)
-        status[confirm] = _CONFIRMED
-        firm = ~tent | confirm
-        drop |= firm & (c["misses"] >= m.delete_misses) & (t - c["last"] >= m.min_coast_s)
-        drop |= t - c["last"] > m.max_coast_s
+        # Tentative tracks not confirmed now: dropped once they cannot reach M of N, or
+        # when silent for half the coasting time.
+        pending = tent & (hits < m.confirm_m)
+        drop = pending & (
+            (np.minimum(c["nopp"], m.confirm_n) - hits > m.confirm_n - m.confirm_m)
+            | (age > m.max_coast_s / 2.0)
+        )
+        drop |= (misses >= m.delete_misses) & (age >= m.min_coast_s) & ~pending
+        drop |= age > m.max_coast_s
         Pm = c["Pm"]
-        var_h = (Pm[:, :, 0, 0] + Pm[:, :, 1, 1]).max(axis=1)
+        if self._M == 1:
+            var_h = Pm[:, 0, 0, 0] + Pm[:, 0, 1, 1]
+            height = c["xm"][:, 0, 2]
+            var_u = Pm[:, 0, 2, 2]
+        else:
+            var_h = (Pm[:, :, 0, 0] + Pm[:, :, 1, 1]).max(axis=1)
+            height = c["xm"][:, :, 2].max(axis=1)
+            var_u = Pm[:, :, 2, 2].max(axis=1)
         drop |= var_h > m.max_position_sigma_m**2
         # A track without identity that has clearly left the height band is a ghost.
-        height = c["xm"][:, :, 2].max(axis=1)
-        sd_u = np.sqrt(c["Pm"][:, :, 2, 2].max(axis=1))
-        out = (height - 3.0 * sd_u > m.ceiling_m) | (height + 3.0 * sd_u < m.floor_m)
+        sd3 = 3.0 * np.sqrt(var_u)
+        out = (height - sd3 > m.ceiling_m) | (height + sd3 < m.floor_m)
         if out.any():
             drop |= out & (c["identity"] == "")
-        status[firm] = np.where(c["misses"][firm] > 0, _COASTING, _CONFIRMED)
+        status[:] = np.where(pending, _TENTATIVE, np.where(misses > 0, _COASTING, _CONFIRMED))
         if drop.any():
             keep = ~drop
             self._cols = {key: v[keep] for key, v in c.items()}
-            self.stats.tracks_deleted += int(drop.sum())
+            self.stats.tracks_deleted += n - int(self._cols["id"].shape[0])
 
     # -- output -----------------------------------------------------------------------
 
@@ -700,7 +753,7 @@ class Tracker:
         c = self._cols
         n = c["id"].shape[0]
         x, P = self._combined()
-        infer: InferResult
+        infer: InferResult | None
         if self._infer is not None:
             registry = self._registry()
             live = c["id"]  # ids only grow, and deletion keeps order: sorted
@@ -726,7 +779,7 @@ class Tracker:
             )
             infer = self._infer.update(view)
         else:
-            infer = uniform_result(n)
+            infer = None
         self._assoc = []
         c["cls_lik"][:] = 1.0
         tracks = _make_tracks(self._t if math.isfinite(self._t) else 0.0, c, x, P, tuple(self._names), infer)
