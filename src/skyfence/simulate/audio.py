@@ -14,7 +14,7 @@ from collections.abc import Callable
 import numpy as np
 from numpy.typing import NDArray
 
-__all__ = ["NEGATIVE_KINDS", "array_audio", "drone_audio", "negative_audio", "pink_noise"]
+__all__ = ["NEGATIVE_KINDS", "array_audio", "drone_audio", "negative_audio", "pink_noise", "wind_noise"]
 
 Array = NDArray[np.float64]
 
@@ -44,6 +44,7 @@ def drone_audio(
     bpf: float | None = None,
     rotors: int | None = None,
     snr_db: float | None = None,
+    background: bool = True,
 ) -> Array:
     """A multirotor: each rotor a harmonic series at its blade-pass frequency (jittered, with
     slow RPM wander), a motor whine at a multiple of the shaft rate, and background noise."""
@@ -81,6 +82,10 @@ def drone_audio(
     if rng.random() < 0.3:
         hum = rng.choice([50.0, 60.0])
         x += rng.uniform(0.1, 1.0) * np.sin(2 * np.pi * hum * t)
+    if not background:
+        # Exercises place the drone at a physical level in their own noise: unit RMS here.
+        clean: Array = x / (np.std(x) + 1e-12)
+        return clean
     snr = snr_db if snr_db is not None else rng.uniform(-5, 25)
     return _mix(x, snr, rng, fs)
 
@@ -106,6 +111,14 @@ def _mix(x: Array, snr_db: float, rng: np.random.Generator, fs: float) -> Array:
 def _wind(n: int, fs: float, rng: np.random.Generator) -> Array:
     gust = np.abs(_lowpass_noise(n, fs, 2.0, rng)) + 0.3
     return _lowpass_noise(n, fs, rng.uniform(150, 600), rng) * gust
+
+
+def wind_noise(n: int, fs: float, rng: np.random.Generator) -> Array:
+    """Gusty low-frequency wind noise at a screened microphone, unit RMS (independent per
+    microphone: wind turbulence is not a plane wave)."""
+    x = _wind(n, fs, rng)
+    out: Array = x / (np.std(x) + 1e-12)
+    return out
 
 
 def _speech(n: int, fs: float, rng: np.random.Generator) -> Array:
