@@ -22,7 +22,7 @@ from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
@@ -33,7 +33,10 @@ from skyfence.model.detections import Detections
 
 __all__ = [
     "FT",
+    "GPS_FILE_HEADER",
+    "GPS_TRAILER",
     "NM",
+    "ORADIS_HEADER",
     "SUPPORTED_CATEGORIES",
     "AsterixConfig",
     "AsterixRecord",
@@ -42,7 +45,9 @@ __all__ = [
     "cat062_detections",
     "decode_block",
     "decode_record",
+    "gps_blocks",
     "iter_records",
+    "oradis_blocks",
     "read_asterix_file",
     "records_to_detections",
     "tod_to_epoch",
@@ -210,7 +215,122 @@ _UAP021: tuple[tuple[str, _Layout] | None, ...] = (
     ("SP", _EXPLICIT),
 )
 
-_UAPS: dict[int, tuple[tuple[str, _Layout] | None, ...]] = {21: _UAP021, 48: _UAP048, 62: _UAP062}
+#: CAT001 (monoradar target reports, ed. 1.1) has two UAPs: I001/020's TYP bit says whether the
+#: record is a plot or a track, and selects one after the first two items (common to both).
+#: The random field sequencing item (RFS) is not walked: it is refused as ``unsupported_item``.
+_UAP001_PLOT: tuple[tuple[str, _Layout] | None, ...] = (
+    ("010", _F2),
+    ("020", _VAR),
+    ("040", _F4),
+    ("070", _F2),
+    ("090", _F2),
+    ("130", _VAR),
+    ("141", _F2),
+    ("050", _F2),
+    ("120", _F1),
+    ("131", _F1),
+    ("080", _F2),
+    ("100", _F4),
+    ("060", _F2),
+    ("030", _VAR),
+    ("150", _F1),
+    None,
+    None,
+    None,
+    None,
+    ("SP", _EXPLICIT),
+    ("RFS", ("unsupported",)),
+)
+
+_UAP001_TRACK: tuple[tuple[str, _Layout] | None, ...] = (
+    ("010", _F2),
+    ("020", _VAR),
+    ("161", _F2),
+    ("040", _F4),
+    ("042", _F4),
+    ("200", _F4),
+    ("070", _F2),
+    ("090", _F2),
+    ("141", _F2),
+    ("130", _VAR),
+    ("131", _F1),
+    ("120", _F1),
+    ("170", _VAR),
+    ("210", _VAR),
+    ("050", _F2),
+    ("080", _F2),
+    ("100", _F4),
+    ("060", _F2),
+    ("030", _VAR),
+    ("SP", _EXPLICIT),
+    ("RFS", ("unsupported",)),
+    ("150", _F1),
+)
+
+#: CAT002 (monoradar service messages, ed. 1.0).
+_UAP002: tuple[tuple[str, _Layout] | None, ...] = (
+    ("010", _F2),
+    ("000", _F1),
+    ("020", _F1),
+    ("030", _F3),
+    ("041", _F2),
+    ("050", _VAR),
+    ("060", _VAR),
+    ("070", ("rep", 2)),
+    ("100", _F8),
+    ("090", _F2),
+    ("080", _VAR),
+    None,
+    ("SP", _EXPLICIT),
+    ("RFS", ("unsupported",)),
+)
+
+#: CAT034 (monoradar service messages, ed. 1.27).
+_UAP034: tuple[tuple[str, _Layout] | None, ...] = (
+    ("010", _F2),
+    ("000", _F1),
+    ("030", _F3),
+    ("020", _F1),
+    ("041", _F2),
+    # COM, -, -, PSR, SSR, MDS
+    ("050", ("compound", (_F1, None, None, _F1, _F1, _F2))),
+    ("060", ("compound", (_F1, None, None, _F1, _F1, _F1))),
+    ("070", ("rep", 2)),
+    ("100", _F8),
+    ("110", _F1),
+    ("120", _F8),
+    ("090", _F2),
+    ("RE", _EXPLICIT),
+    ("SP", _EXPLICIT),
+)
+
+#: CAT065 (SDPS service status messages, ed. 1.4).
+_UAP065: tuple[tuple[str, _Layout] | None, ...] = (
+    ("010", _F2),
+    ("000", _F1),
+    ("015", _F1),
+    ("030", _F3),
+    ("020", _F1),
+    ("040", _F1),
+    ("050", _F1),
+    None,
+    None,
+    None,
+    None,
+    None,
+    ("RE", _EXPLICIT),
+    ("SP", _EXPLICIT),
+)
+
+_UAPS: dict[int, tuple[tuple[str, _Layout] | None, ...]] = {
+    1: _UAP001_TRACK,  # the longer of the two, for the FSPEC limit; the record picks its own
+    2: _UAP002,
+    21: _UAP021,
+    34: _UAP034,
+    48: _UAP048,
+    62: _UAP062,
+    65: _UAP065,
+}
 #: Categories whose records we split and decode; other categories' blocks are skipped whole
 #: (they are length-delimited, so the stream goes on).
 SUPPORTED_CATEGORIES = frozenset(_UAPS)
@@ -247,6 +367,8 @@ def _item_length(buf: bytes, off: int, layout: _Layout, where: str) -> int:
         if off >= end:
             raise DecodeError("truncated", f"{where}: missing repetition count")
         n = 1 + buf[off] * int(layout[1])
+    elif kind == "unsupported":
+        raise DecodeError("unsupported_item", f"{where}: random field sequencing is not decoded")
     elif kind == "explicit":
         if off >= end:
             raise DecodeError("truncated", f"{where}: missing explicit length")
@@ -268,7 +390,7 @@ def _item_length(buf: bytes, off: int, layout: _Layout, where: str) -> int:
             if not octet & 1:
                 break
         for idx in present:
-            if idx >= len(subs):
+            if idx >= len(subs) or subs[idx] is None:
                 raise DecodeError("undefined_subfield", f"{where}: subfield {idx + 1} is not defined")
             n += _item_length(buf, off + n, subs[idx], f"{where}/{idx + 1}")
     if off + n > end:
@@ -305,6 +427,8 @@ def decode_record(buf: bytes, off: int, cat: int) -> tuple[AsterixRecord, int]:
     frns, n = _fspec(buf, off, (len(uap) + 6) // 7, cat)
     if not frns:
         raise DecodeError("empty_record", f"CAT{cat:03d}: FSPEC selects no item")
+    if cat == 1:
+        uap = _uap001(buf, off + n, frns)
     raw: dict[str, bytes] = {}
     end = len(buf)
     for frn in frns:
@@ -323,8 +447,19 @@ def decode_record(buf: bytes, off: int, cat: int) -> tuple[AsterixRecord, int]:
             length = _item_length(buf, start, layout, f"CAT{cat:03d}/I{name}")
         raw[name] = buf[start : start + length]
         n += length
-    fields = _fields048(raw) if cat == 48 else _fields062(raw) if cat == 62 else _fields021(raw)
-    return AsterixRecord(cat, bytes(buf[off : off + n]), tuple(raw), fields), n
+    return AsterixRecord(cat, bytes(buf[off : off + n]), tuple(raw), _FIELDS[cat](raw)), n
+
+
+def _uap001(buf: bytes, off: int, frns: list[int]) -> tuple[tuple[str, _Layout] | None, ...]:
+    """The CAT001 UAP of the record whose items start at ``off``: I001/020 (FRN 2, after the
+    2-octet I001/010 when present) has TYP in its top bit, 1 for a track. A record without
+    I001/020 cannot say, and is read as a plot."""
+    if 1 not in frns:
+        return _UAP001_PLOT
+    at = off + (2 if 0 in frns else 0)
+    if at >= len(buf):
+        raise DecodeError("truncated", "CAT001/I020: item needs 1 octet, 0 left")
+    return _UAP001_TRACK if buf[at] & 0x80 else _UAP001_PLOT
 
 
 def decode_block(block: bytes) -> list[AsterixRecord]:
@@ -552,6 +687,240 @@ def _fields062_380(b: bytes, f: dict[str, Any]) -> None:
         f["callsign"] = _callsign(b[k : k + 6])
 
 
+def _bits(octets: bytes) -> list[int]:
+    """The 7-bit values of an FX-extended item, one per octet (FX dropped)."""
+    return [o >> 1 for o in octets]
+
+
+def _dsi(raw: Mapping[str, bytes], f: dict[str, Any]) -> None:
+    if (b := raw.get("010")) is not None:
+        f["sac"], f["sic"] = b[0], b[1]
+
+
+def _fields001(raw: Mapping[str, bytes]) -> dict[str, Any]:
+    """CAT001 (ed. 1.1) plots and tracks: every item of both UAPs but SP/RFS."""
+    f: dict[str, Any] = {}
+    _dsi(raw, f)
+    if (b := raw.get("020")) is not None:
+        f["is_track"] = bool(b[0] & 0x80)
+        f["sim"] = bool(b[0] & 0x40)
+        f["ssr_psr"] = (b[0] >> 4) & 3
+        f["ant"] = (b[0] >> 3) & 1
+        f["spi"] = bool(b[0] & 0x04)
+        f["rab"] = bool(b[0] & 0x02)
+        if len(b) > 1:
+            f["tst"] = bool(b[1] & 0x80)
+            f["ds1ds2"] = (b[1] >> 5) & 3
+            f["me"] = bool(b[1] & 0x10)
+            f["mi"] = bool(b[1] & 0x08)
+    if (b := raw.get("161")) is not None:
+        f["track_number"] = _u(b)
+    if (b := raw.get("040")) is not None:
+        f["rho_nm"] = _u(b[0:2]) / 128.0
+        f["theta_deg"] = _u(b[2:4]) * 360.0 / 65536.0
+    if (b := raw.get("042")) is not None:
+        f["x_nm"] = _s(b[0:2]) / 64.0
+        f["y_nm"] = _s(b[2:4]) / 64.0
+    if (b := raw.get("200")) is not None:
+        f["ground_speed_kt"] = _u(b[0:2]) / 16384.0 * 3600.0
+        f["heading_deg"] = _u(b[2:4]) * 360.0 / 65536.0
+    if (b := raw.get("070")) is not None:
+        f["mode3a"] = _mode3a(b)
+        f["mode3a_valid"] = not b[0] & 0x80
+        f["mode3a_garbled"] = bool(b[0] & 0x40)
+        f["mode3a_smoothed"] = bool(b[0] & 0x20)
+    if (b := raw.get("090")) is not None:
+        f["flight_level"] = _sbits(_u(b) & 0x3FFF, 14) / 4.0
+        f["flight_level_valid"] = not b[0] & 0x80
+        f["flight_level_garbled"] = bool(b[0] & 0x40)
+    if (b := raw.get("141")) is not None:
+        f["truncated_tod_s"] = _u(b) / 128.0
+    if (b := raw.get("130")) is not None:
+        f["plot_characteristics"] = _bits(b)
+    if (b := raw.get("131")) is not None:
+        f["received_power_dbm"] = _s(b)
+    if (b := raw.get("120")) is not None:
+        f["doppler_speed_kt"] = _s(b) / 16384.0 * 3600.0
+    if (b := raw.get("170")) is not None:
+        f["con"] = (b[0] >> 7) & 1
+        f["rad"] = (b[0] >> 6) & 1
+        f["man"] = bool(b[0] & 0x20)
+        f["dou"] = bool(b[0] & 0x10)
+        f["rdpc"] = (b[0] >> 3) & 1
+        f["gho"] = bool(b[0] & 0x02)
+        if len(b) > 1:
+            f["tre"] = bool(b[1] & 0x80)
+    if (b := raw.get("210")) is not None:
+        f["track_quality"] = _bits(b)
+    if (b := raw.get("050")) is not None:
+        f["mode2"] = _mode3a(b)
+        f["mode2_valid"] = not b[0] & 0x80
+        f["mode2_garbled"] = bool(b[0] & 0x40)
+    if (b := raw.get("080")) is not None:
+        f["mode3a_confidence"] = _u(b) & 0x0FFF
+    if (b := raw.get("100")) is not None:
+        f["modec_valid"] = not b[0] & 0x80
+        f["modec_garbled"] = bool(b[0] & 0x40)
+        f["modec_gray"] = _u(b[0:2]) & 0x0FFF
+        f["modec_confidence"] = _u(b[2:4]) & 0x0FFF
+    if (b := raw.get("060")) is not None:
+        f["mode2_confidence"] = _u(b) & 0x0FFF
+    if (b := raw.get("030")) is not None:
+        f["warnings"] = _bits(b)
+    if (b := raw.get("150")) is not None:
+        f["x_pulse_mode3a"] = bool(b[0] & 0x80)
+        f["x_pulse_modec"] = bool(b[0] & 0x20)
+        f["x_pulse_mode2"] = bool(b[0] & 0x04)
+    return f
+
+
+def _fields002(raw: Mapping[str, bytes]) -> dict[str, Any]:
+    """CAT002 (ed. 1.0) service messages: north/sector/south markers and station status."""
+    f: dict[str, Any] = {}
+    _dsi(raw, f)
+    if (b := raw.get("000")) is not None:
+        f["message_type"] = b[0]
+    if (b := raw.get("020")) is not None:
+        f["sector_deg"] = b[0] * 360.0 / 256.0
+    if (b := raw.get("030")) is not None:
+        f["tod_s"] = _u(b) / 128.0
+    if (b := raw.get("041")) is not None:
+        f["antenna_rotation_s"] = _u(b) / 128.0
+    if (b := raw.get("050")) is not None:
+        f["station_configuration"] = _bits(b)
+    if (b := raw.get("060")) is not None:
+        f["station_processing_mode"] = _bits(b)
+    if (b := raw.get("070")) is not None:
+        f["plot_counts"] = [
+            ((b[i] >> 7) & 1, (b[i] >> 2) & 0x1F, _u(b[i : i + 2]) & 0x3FF) for i in range(1, len(b), 2)
+        ]
+    if (b := raw.get("100")) is not None:
+        f["window_rho_start_nm"] = _u(b[0:2]) / 128.0
+        f["window_rho_end_nm"] = _u(b[2:4]) / 128.0
+        f["window_theta_start_deg"] = _u(b[4:6]) * 360.0 / 65536.0
+        f["window_theta_end_deg"] = _u(b[6:8]) * 360.0 / 65536.0
+    if (b := raw.get("090")) is not None:
+        f["range_error_nm"] = _s(b[0:1]) / 128.0
+        f["azimuth_error_deg"] = _s(b[1:2]) * 360.0 / 16384.0
+    if (b := raw.get("080")) is not None:
+        f["warnings"] = _bits(b)
+    return f
+
+
+#: I034/050 and I034/060 subfield sizes by index (COM, -, -, PSR, SSR, MDS).
+_SIZES034_050 = (1, 0, 0, 1, 1, 2)
+_SIZES034_060 = (1, 0, 0, 1, 1, 1)
+
+
+def _parts(b: bytes, sizes: tuple[int, ...]) -> dict[int, bytes]:
+    """Subfields of a compound item of fixed-size subfields, by 0-based index (lengths were
+    checked when the record was split, so this only slices)."""
+    present: list[int] = []
+    k = 0
+    while True:
+        octet = b[k]
+        present += [7 * k + bit for bit in range(7) if octet & (0x80 >> bit)]
+        k += 1
+        if not octet & 1:
+            break
+    out: dict[int, bytes] = {}
+    for i in present:
+        out[i] = b[k : k + sizes[i]]
+        k += sizes[i]
+    return out
+
+
+def _fields034(raw: Mapping[str, bytes]) -> dict[str, Any]:
+    """CAT034 (ed. 1.27) service messages: every item but RE/SP, subfields flattened with the
+    subsystem as prefix (``com_``, ``psr_``, ``ssr_``, ``mds_``)."""
+    f: dict[str, Any] = {}
+    _dsi(raw, f)
+    if (b := raw.get("000")) is not None:
+        f["message_type"] = b[0]
+    if (b := raw.get("030")) is not None:
+        f["tod_s"] = _u(b) / 128.0
+    if (b := raw.get("020")) is not None:
+        f["sector_deg"] = b[0] * 360.0 / 256.0
+    if (b := raw.get("041")) is not None:
+        f["antenna_rotation_s"] = _u(b) / 128.0
+    if (b := raw.get("050")) is not None:
+        p = _parts(b, _SIZES034_050)
+        if (c := p.get(0)) is not None:
+            o = c[0]
+            f |= {"com_nogo": o >> 7, "com_rdpc": (o >> 6) & 1, "com_rdpr": (o >> 5) & 1}
+            f |= {"com_ovl_rdp": (o >> 4) & 1, "com_ovl_xmt": (o >> 3) & 1, "com_msc": (o >> 2) & 1}
+            f["com_tsv"] = (o >> 1) & 1
+        for idx, name in ((3, "psr"), (4, "ssr")):
+            if (c := p.get(idx)) is not None:
+                o = c[0]
+                f |= {f"{name}_ant": o >> 7, f"{name}_ch_ab": (o >> 5) & 3}
+                f |= {f"{name}_ovl": (o >> 4) & 1, f"{name}_msc": (o >> 3) & 1}
+        if (c := p.get(5)) is not None:
+            v = _u(c)
+            f |= {"mds_ant": v >> 15, "mds_ch_ab": (v >> 13) & 3, "mds_ovl_sur": (v >> 12) & 1}
+            f |= {"mds_msc": (v >> 11) & 1, "mds_scf": (v >> 10) & 1, "mds_dlf": (v >> 9) & 1}
+            f |= {"mds_ovl_scf": (v >> 8) & 1, "mds_ovl_dlf": (v >> 7) & 1}
+    if (b := raw.get("060")) is not None:
+        p = _parts(b, _SIZES034_060)
+        if (c := p.get(0)) is not None:
+            f |= {"com_red_rdp": (c[0] >> 4) & 7, "com_red_xmt": (c[0] >> 1) & 7}
+        if (c := p.get(3)) is not None:
+            f |= {"psr_pol": c[0] >> 7, "psr_red_rad": (c[0] >> 4) & 7, "psr_stc": (c[0] >> 2) & 3}
+        if (c := p.get(4)) is not None:
+            f["ssr_red_rad"] = c[0] >> 5
+        if (c := p.get(5)) is not None:
+            f |= {"mds_red_rad": c[0] >> 5, "mds_clu": (c[0] >> 4) & 1}
+    if (b := raw.get("070")) is not None:
+        f["message_counts"] = [(b[i] >> 3, _u(b[i : i + 2]) & 0x7FF) for i in range(1, len(b), 2)]
+    if (b := raw.get("100")) is not None:
+        f["window_rho_start_nm"] = _u(b[0:2]) / 256.0
+        f["window_rho_end_nm"] = _u(b[2:4]) / 256.0
+        f["window_theta_start_deg"] = _u(b[4:6]) * 360.0 / 65536.0
+        f["window_theta_end_deg"] = _u(b[6:8]) * 360.0 / 65536.0
+    if (b := raw.get("110")) is not None:
+        f["data_filter"] = b[0]
+    if (b := raw.get("120")) is not None:
+        f["height_m"] = _s(b[0:2])
+        f["lat_deg"] = _s(b[2:5]) * 180.0 / (1 << 23)
+        f["lon_deg"] = _s(b[5:8]) * 180.0 / (1 << 23)
+    if (b := raw.get("090")) is not None:
+        f["range_error_nm"] = _s(b[0:1]) / 128.0
+        f["azimuth_error_deg"] = _s(b[1:2]) * 360.0 / 16384.0
+    return f
+
+
+def _fields065(raw: Mapping[str, bytes]) -> dict[str, Any]:
+    """CAT065 (ed. 1.4) SDPS service status: message type, service, time, batch and status."""
+    f: dict[str, Any] = {}
+    _dsi(raw, f)
+    if (b := raw.get("000")) is not None:
+        f["message_type"] = b[0]
+    if (b := raw.get("015")) is not None:
+        f["service_id"] = b[0]
+    if (b := raw.get("030")) is not None:
+        f["tod_s"] = _u(b) / 128.0
+    if (b := raw.get("020")) is not None:
+        f["batch_number"] = b[0]
+    if (b := raw.get("040")) is not None:
+        o = b[0]
+        f |= {"nogo": o >> 6, "ovl": (o >> 5) & 1, "tsv": (o >> 4) & 1, "pss": (o >> 2) & 3}
+        f["sttn"] = (o >> 1) & 1
+    if (b := raw.get("050")) is not None:
+        f["service_status"] = b[0]
+    return f
+
+
+_FIELDS: dict[int, Any] = {
+    1: _fields001,
+    2: _fields002,
+    21: _fields021,
+    34: _fields034,
+    48: _fields048,
+    62: _fields062,
+    65: _fields065,
+}
+
+
 # ---------------------------------------------------------------------------------------------
 # Capture framing and records -> Detections.
 # ---------------------------------------------------------------------------------------------
@@ -608,6 +977,81 @@ def udp_payload(frame: bytes, linktype: int) -> bytes:
     if end < off + 8:
         raise DecodeError("truncated", "UDP header")
     return bytes(frame[off + 8 : end])
+
+
+#: Octets before the first data block of a ``-G`` ("GPS") recording, and after each block: the
+#: 10-octet trailer ends with the block's time as a 3-octet count of 1/128 s (octets 6-8).
+GPS_FILE_HEADER = 2200
+GPS_TRAILER = 10
+#: The ORADIS header before each data block: total length (2 octets, header included) and a
+#: 4-octet time stamp in milliseconds of the day.
+ORADIS_HEADER = 6
+
+
+def _chains(data: bytes, start: int, before: int, after: int) -> bool:
+    """Whether ``data[start:]`` is exactly a sequence of data blocks, each with ``before``
+    framing octets in front (the first two of them the framed length when ``before``) and
+    ``after`` octets behind."""
+    off = start
+    n = 0
+    while off < len(data):
+        if len(data) - off < before + 3:
+            return False
+        length = (data[off + before + 1] << 8) | data[off + before + 2]
+        if length < 3 or (before and ((data[off] << 8) | data[off + 1]) != length + before):
+            return False
+        off += before + length + after
+        n += 1
+    return off == len(data) and n > 0
+
+
+def oradis_blocks(payload: bytes, errors: Counter[str] | None = None) -> list[tuple[float, bytes]]:
+    """``(ORADIS time stamp in seconds of the day, data block)`` for each ORADIS-framed block of
+    a UDP payload (the reference decoder's ``-R`` input). A bad frame length is counted in
+    ``errors`` and ends the payload, as nothing after it can be framed."""
+    counts = errors if errors is not None else Counter()
+    out: list[tuple[float, bytes]] = []
+    off = 0
+    while off < len(payload):
+        if len(payload) - off < ORADIS_HEADER:
+            counts["truncated"] += 1
+            break
+        total = (payload[off] << 8) | payload[off + 1]
+        if total <= ORADIS_HEADER or off + total > len(payload):
+            counts["bad_length" if total <= ORADIS_HEADER else "truncated"] += 1
+            break
+        stamp = int.from_bytes(payload[off + 2 : off + 6], "big") / 1000.0
+        out.append((stamp, bytes(payload[off + ORADIS_HEADER : off + total])))
+        off += total
+    return out
+
+
+def gps_blocks(data: bytes, errors: Counter[str] | None = None) -> list[tuple[float, bytes]]:
+    """``(time stamp in seconds, data block)`` for each block of a "GPS" recording (the reference
+    decoder's ``-G`` input): a 2200-octet file header, then each block followed by a 10-octet
+    trailer carrying its time. A block that runs past the file is counted and ends it."""
+    counts = errors if errors is not None else Counter()
+    out: list[tuple[float, bytes]] = []
+    off = GPS_FILE_HEADER
+    if len(data) < off:
+        counts["truncated"] += 1
+        return out
+    while off < len(data):
+        if len(data) - off < 3:
+            counts["truncated"] += 1
+            break
+        length = (data[off + 1] << 8) | data[off + 2]
+        if length < 3:
+            counts["bad_length"] += 1
+            break
+        end = off + length + GPS_TRAILER
+        if end > len(data):
+            counts["truncated"] += 1
+            break
+        stamp = int.from_bytes(data[end - 4 : end - 1], "big") / 128.0
+        out.append((stamp, bytes(data[off : off + length])))
+        off = end
+    return out
 
 
 def tod_to_epoch(tod: Any, t_ref: Any) -> Any:
@@ -950,13 +1394,20 @@ def _is_capture(head: bytes) -> bool:
 
 
 def read_asterix_file(
-    path: str | Path, errors: Counter[str] | None = None, t_ref: float | None = None
+    path: str | Path,
+    errors: Counter[str] | None = None,
+    t_ref: float | None = None,
+    framing: Literal["auto", "plain", "oradis", "gps"] = "auto",
 ) -> list[tuple[float | None, AsterixRecord]]:
-    """Every decodable record of a raw ASTERIX file or a pcap/pcapng capture of UDP ASTERIX.
+    """Every decodable record of a raw ASTERIX file, a "GPS" recording, or a pcap/pcapng capture
+    of UDP ASTERIX (plain, or ORADIS-framed).
 
     A capture's packet times fix each record's day; for a raw file ``t_ref`` does (``None``:
-    times stay seconds of day 0, i.e. 1970-01-01). Bad frames and blocks are counted in
-    ``errors``; an unreadable or damaged capture file raises :class:`FormatError`.
+    times stay seconds of day 0, i.e. 1970-01-01); a GPS recording's block times are seconds
+    of the day, put on ``t_ref``'s day. ``framing="auto"`` takes plain blocks when a payload
+    (file) is exactly a chain of them, else ORADIS (GPS) framing when that chains exactly.
+    Bad frames and blocks are counted in ``errors``; an unreadable or damaged capture file
+    raises :class:`FormatError`.
     """
     from skyfence.sources.pcap import read_packets
 
@@ -972,10 +1423,29 @@ def read_asterix_file(
         if _is_capture(head):
             for pkt in read_packets(p):
                 try:
-                    yield pkt.t, udp_payload(pkt.data, pkt.linktype)
+                    payload = udp_payload(pkt.data, pkt.linktype)
                 except DecodeError as exc:
                     counts[exc.reason] += 1
+                    continue
+                if framing == "oradis" or (
+                    framing == "auto"
+                    and not _chains(payload, 0, 0, 0)
+                    and _chains(payload, 0, ORADIS_HEADER, 0)
+                ):
+                    for _stamp, block in oradis_blocks(payload, counts):
+                        yield pkt.t, block
+                else:
+                    yield pkt.t, payload
+            return
+        data = p.read_bytes()
+        if framing == "gps" or (
+            framing == "auto"
+            and not _chains(data, 0, 0, 0)
+            and _chains(data, GPS_FILE_HEADER, 0, GPS_TRAILER)
+        ):
+            for stamp, block in gps_blocks(data, counts):
+                yield (stamp if t_ref is None else float(tod_to_epoch(stamp, t_ref))), block
         else:
-            yield t_ref, p.read_bytes()
+            yield t_ref, data
 
     return list(iter_records(chunks(), counts))
