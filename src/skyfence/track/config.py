@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from skyfence.errors import ConfigError, SkyfenceError
 from skyfence.track.infer.config import InferConfig
@@ -91,6 +91,16 @@ class ManagementConfig(_Strict):
     ceiling_m: float = 3000.0
     #: Assumed height of a bearing-only target when no sensor measures elevation, m.
     default_height_m: float = Field(50.0)
+    #: Band (m above ground: terrain if given, else site level) that the height of a
+    #: track no sensor has measured the height of (RF azimuths only) is kept in.
+    unobserved_height_band_m: tuple[float, float] = (0.0, 300.0)
+
+    @model_validator(mode="after")
+    def _band_ordered(self) -> ManagementConfig:
+        lo, hi = self.unobserved_height_band_m
+        if not lo < hi:
+            raise ValueError(f"unobserved_height_band_m: expected lower < upper, got [{lo}, {hi}]")
+        return self
 
 
 class TrackerConfig(_Strict):

@@ -156,11 +156,16 @@ def _make_tracks(
         "sensor_names": names,
         "rf_silent": _frozen(infer.rf_silent, np.float64),
         "relay": _frozen(infer.relay, np.bool_),
-        "spoofed": _frozen(np.zeros(n, dtype=bool), np.bool_),
+        "spoofed": _frozen(c["spoof"], np.bool_),
         "identity": _frozen(c["identity"], np.str_),
         "group_id": _frozen(infer.group_id, np.int64),
         "relay_id": _frozen(infer.relay_id, np.int64),
-        "attrs": frozen_attrs(infer.attrs, n, "Tracks") if infer.attrs else {},
+        "attrs": {
+            "height_observed": _frozen(c["hobs"], np.bool_),
+            "rid_pos": _frozen(c["rid"], np.float64),
+            "operator_pos": _frozen(c["op"], np.float64),
+            **(frozen_attrs(infer.attrs, n, "Tracks") if infer.attrs else {}),
+        },
     }
     for key, value in fields.items():
         object.__setattr__(tr, key, value)
@@ -190,6 +195,7 @@ class Tracker:
     ) -> None:
         self.config = config if config is not None else TrackerConfig()
         self.sensors = sensors
+        self.terrain = terrain
         self.stats = TrackerStats()
         self._M = mode_count(self.config.motion)
         self._names: list[str] = []
@@ -380,6 +386,10 @@ class Tracker:
             "identity": np.zeros(n, dtype="<U32"),
             "cls_lik": np.ones((n, N_CLASSES)),
             "mask": np.zeros(n, np.uint64),
+            "hobs": np.zeros(n, dtype=bool),
+            "rid": np.full((n, 3), np.nan),
+            "op": np.full((n, 3), np.nan),
+            "spoof": np.zeros(n, dtype=bool),
         }
 
     def _append(
@@ -644,8 +654,59 @@ class Tracker:
                 new_lik = None if det.cls_lik is None else det.cls_lik[left]
                 started = self._append(x0, P0, t, sensor, ident, new_lik)
             ids_out[left] = started
+        self._record(det, ids_out)
         self._manage(t)
         self._assoc.append((det.sensor_id, ids_out, det))
+
+    def _record(self, det: Detections, ids_out: NDArray[np.int64]) -> None:
+        """What this batch says about the tracks it updated or started beyond the state:
+        whether their height has been measured, Remote ID broadcast and operator
+        positions, spoofing. Heights nobody measured are kept in a plausible band."""
+        gives_height = det.dim == 3 if det.kind != "bearing" else det.dim == 2
+        if not (gives_height or det.kind in ("bearing", "remote_id")):
+            return
+        got = ids_out >= 0
+        if not got.any():
+            return
+        c = self._cols
+        rows = np.searchsorted(c["id"], ids_out[got])  # ids only grow: the id column is sorted
+        if gives_height:
+            c["hobs"][rows] = True
+        elif det.kind == "bearing":
+            self._keep_height_plausible(rows[~c["hobs"][rows]])
+        if det.kind == "remote_id":
+            c["rid"][rows, : det.dim] = det.z[got, :3]
+            op = det.attrs.get("operator")
+            if op is not None:
+                op_arr = np.asarray(op, dtype=np.float64)
+                if op_arr.ndim == 2 and op_arr.shape[1] >= 2:
+                    c["op"][rows, : min(op_arr.shape[1], 3)] = op_arr[got, :3]
+            spoofed = det.attrs.get("spoofed")
+            if spoofed is not None:
+                # Sticky: once a track's broadcast was found spoofed, its identity is suspect.
+                c["spoof"][rows] |= np.asarray(spoofed, dtype=bool)[got]
+
+    def _keep_height_plausible(self, rows: NDArray[np.int64]) -> None:
+        """A height no sensor measured (RF azimuths only) is unobservable: keep the mean in
+        the configured band above ground, with no vertical velocity, and the variance at
+        least ``unobserved_height_var`` (so a radar or camera that does see it at any
+        height still gates), instead of letting wrong associations or linearisation
+        errors make up a height."""
+        if rows.size == 0:
+            return
+        c = self._cols
+        m = self.config.management
+        lo, hi = m.unobserved_height_band_m
+        xm = c["xm"][rows]
+        if self.terrain is not None:
+            ground = self.terrain.height(xm[:, 0, 0], xm[:, 0, 1])[:, None]
+        else:
+            ground = np.zeros((rows.size, 1))
+        xm[:, :, 2] = np.clip(xm[:, :, 2], ground + lo, ground + hi)
+        xm[:, :, 5] = 0.0
+        c["xm"][rows] = xm
+        Pm = c["Pm"]
+        Pm[rows, :, 2, 2] = np.maximum(Pm[rows, :, 2, 2], m.unobserved_height_var)
 
     def _inside_band(self, det: Detections, sensor: _SensorInfo) -> Detections:
         """Drop 3-D point detections outside the surveillance height band (radar clutter
@@ -693,6 +754,8 @@ class Tracker:
             other = pool.sensor[tri.old]
             rows = np.arange(len(self) - ids.size, len(self))
             self._cols["seen"][rows, other] = pool.t[tri.old]
+            # An elevation of either bearing measured the height.
+            self._cols["hobs"][rows] = np.isfinite(pool.el[tri.old]) | (part.dim == 2)
             self._cols["mask"][rows] |= np.uint64(1) << other.astype(np.uint64)
             keep_old = np.ones(len(pool), dtype=bool)
             keep_old[tri.old] = False
@@ -776,6 +839,10 @@ class Tracker:
                 cls_lik=_frozen(c["cls_lik"], np.float64),
                 identity=_frozen(c["identity"], np.str_),
                 assoc=tuple(assoc),
+                height_observed=_frozen(c["hobs"], np.bool_),
+                spoofed=_frozen(c["spoof"], np.bool_),
+                rid_pos=_frozen(c["rid"], np.float64),
+                operator_pos=_frozen(c["op"], np.float64),
             )
             infer = self._infer.update(view)
         else:

@@ -52,6 +52,13 @@ class TrackView:
       to the track in this update (ones where none).
     - ``identity [N]``: Remote ID serial / ADS-B ICAO bound to the track ("" if none).
     - ``assoc``: one :class:`AssocBatch` per sensor batch processed in this update.
+    - ``height_observed [N]``: some sensor measured the track's height (radar elevation,
+      3-D position, Remote ID, an elevation bearing); where False (RF azimuths only) the
+      height is a placeholder kept in a plausible band above ground: do not read
+      altitude or climb from it. ``None`` from views made before this field existed.
+    - ``spoofed [N]``: a Remote ID broadcast bound to the track was flagged spoofed.
+    - ``rid_pos [N,3]``, ``operator_pos [N,3]``: latest Remote ID broadcast position and
+      operator position (site ENU), NaN where none.
     """
 
     t: float
@@ -66,6 +73,10 @@ class TrackView:
     cls_lik: NDArray[np.float64]
     identity: NDArray[np.str_]
     assoc: Sequence[AssocBatch] = field(default_factory=tuple)
+    height_observed: NDArray[np.bool_] | None = None
+    spoofed: NDArray[np.bool_] | None = None
+    rid_pos: NDArray[np.float64] | None = None
+    operator_pos: NDArray[np.float64] | None = None
 
     def __len__(self) -> int:
         return int(self.ids.shape[0])
