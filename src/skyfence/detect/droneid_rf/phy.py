@@ -122,6 +122,8 @@ def find_bursts(samples: NDArray[np.complex64] | NDArray[np.complex128], sample_
     """Spans whose smoothed power stands well above the capture's floor for about a burst length."""
     power = np.abs(samples.astype(np.complex128)) ** 2
     win = max(int(20e-6 * sample_rate), 1)
+    if samples.size < 0.7 * _BURST_LEN_S * sample_rate:
+        return []  # too short to hold a burst
     env = np.convolve(power, np.ones(win) / win, mode="same")
     # Bursts can fill half a capture, so the floor is a low percentile, not the median; the
     # threshold sits halfway (in dB) between floor and the strong end.
