@@ -51,6 +51,7 @@ __all__ = [
     "read_asterix_file",
     "records_to_detections",
     "tod_to_epoch",
+    "truncated_tod_to_epoch",
     "udp_payload",
 ]
 
@@ -1054,6 +1055,16 @@ def gps_blocks(data: bytes, errors: Counter[str] | None = None) -> list[tuple[fl
     return out
 
 
+def truncated_tod_to_epoch(tod: Any, t_ref: Any, period: float = 512.0) -> Any:
+    """A time of day truncated to ``period`` seconds (CAT001 I141: 16 bits of 1/128 s) to UTC
+    epoch seconds: the instant nearest ``t_ref`` whose time of day has that remainder (the day
+    is not a whole number of periods, so the remainder is taken of the time of day)."""
+    tod_a = np.asarray(tod, dtype=np.float64)
+    ref = np.asarray(t_ref, dtype=np.float64)
+    ref_tod = ref % _DAY
+    return ref + ((tod_a - ref_tod) + period / 2.0) % period - period / 2.0
+
+
 def tod_to_epoch(tod: Any, t_ref: Any) -> Any:
     """ASTERIX time of day (seconds after UTC midnight) to UTC epoch seconds, on the day that
     puts it nearest ``t_ref`` (so a capture spanning midnight stays monotonic)."""
@@ -1102,24 +1113,31 @@ def cat048_detections(
     config: AsterixConfig | None = None,
     errors: Counter[str] | None = None,
 ) -> list[Detections]:
-    """CAT048 target reports with a measured polar position (I040) as ``polar`` detections, one
-    batch per (radar, dimension). ``t_ref`` (epoch) fixes the day of the time of day; records
-    without time of day use it directly. Azimuth in radians clockwise from north; slant range in
-    metres. Attributes: ``sac``, ``sic``, ``track_number`` (-1 none), ``mode3a``, ``icao``,
-    ``callsign`` ("" none), ``tod_s``, ``flight_level``, ``height_m``, ``ground_speed_mps``,
-    ``heading_rad`` (NaN none)."""
+    """CAT048 target reports and CAT001 plots/tracks with a measured polar position (I040) as
+    ``polar`` detections, one batch per (radar, dimension). ``t_ref`` (epoch) fixes the day of
+    the time of day; records without time of day use it directly. CAT001 carries only a time of
+    day truncated to 512 s (I001/141): it is put on the 512 s period nearest ``t_ref``, and a
+    record without ``t_ref`` is counted as ``no_time``. Azimuth in radians clockwise from north;
+    slant range in metres. Attributes: ``sac``, ``sic``, ``track_number`` (-1 none), ``mode3a``,
+    ``icao``, ``callsign`` ("" none), ``tod_s``, ``flight_level``, ``height_m``,
+    ``ground_speed_mps``, ``heading_rad`` (NaN none)."""
     cfg = config or AsterixConfig()
     counts = errors if errors is not None else Counter()
     rows: dict[tuple[str, int], list[tuple[Any, ...]]] = {}
     sr, sa, se = cfg.sigma_range_m, math.radians(cfg.sigma_azimuth_deg), math.radians(cfg.sigma_elevation_deg)
     for t_ref, rec in records:
-        if rec.cat != 48:
+        if rec.cat != 48 and rec.cat != 1:
             continue
         f = rec.fields
         if "rho_nm" not in f:
             counts["no_position"] += 1
             continue
         tod = f.get("tod_s")
+        if rec.cat == 1 and "truncated_tod_s" in f:
+            if t_ref is None:
+                counts["no_time"] += 1
+                continue
+            tod = float(truncated_tod_to_epoch(f["truncated_tod_s"], t_ref)) % _DAY
         if tod is None and t_ref is None:
             counts["no_time"] += 1
             continue
@@ -1261,7 +1279,8 @@ _LIK_NONE = (1 / 6,) * 6
 
 
 def _cooperative(f: Mapping[str, Any]) -> bool:
-    return bool(f.get("icao") or f.get("mode3a") or f.get("typ", 1) >= 2)
+    # CAT048 TYP >= 2 and CAT001 SSR/PSR >= 2 both mean a secondary (transponder) detection.
+    return bool(f.get("icao") or f.get("mode3a") or f.get("typ", 1) >= 2 or f.get("ssr_psr", 0) >= 2)
 
 
 #: CAT021 emitter categories (I021/020) of things that are not manned aircraft in the air:
@@ -1373,7 +1392,8 @@ def records_to_detections(
     config: AsterixConfig | None = None,
     errors: Counter[str] | None = None,
 ) -> list[Detections]:
-    """CAT048, CAT062 and CAT021 records of one stream into their batches, each time-sorted."""
+    """CAT048/CAT001, CAT062 and CAT021 records of one stream into their batches, each
+    time-sorted (service messages, CAT002/034/065, carry no target)."""
     recs = list(records)
     out = (
         cat048_detections(recs, config, errors)
