@@ -57,13 +57,17 @@ def test_detect_rf_with_an_array_feeds_track_records(
     d = batches[0]
     assert d.sensor_id == "df-1" and d.kind == "bearing"
     video = d.attrs["protocol"] == "analog_video"
-    assert video.sum() == 3  # one per block; FM skirts may show as weaker emissions beside it
+    # One emission per block, three blocks inside one 0.2 s report interval: one report
+    # (FM skirts may show as weaker emissions beside it).
+    assert video.sum() == 1
+    assert d.attrs["n_emissions"][video][0] == 3
     assert np.all(np.abs(d.z[video, 0] - math.radians(250.0)) < math.radians(3.0))
     assert np.all(np.abs(d.z[:, 0] - math.radians(250.0)) < math.radians(10.0))
     epoch = datetime(2026, 11, 25, 12, tzinfo=UTC).timestamp()
-    assert d.t[0] == pytest.approx(epoch + cfg.block_len / FS / 2, abs=0.01)
+    assert d.t[video][0] == pytest.approx(epoch + 3 * cfg.block_len / FS / 2, abs=0.01)
     events = [json.loads(line) for line in (tmp_path / "dets.events.jsonl").read_text().splitlines()]
-    assert len(events) == len(d)
+    assert sum(e["protocol"] == "analog_video" for e in events) == 3
+    assert int(d.attrs["n_emissions"].sum()) == len(events)
     assert all(abs(e["f_center"] - (5.8e9 - 3e6)) < 0.3e6 for e in events if e["protocol"] == "analog_video")
 
 

@@ -78,6 +78,12 @@ class RfDetectorConfig(BaseModel):
     max_excerpt: int = Field(1 << 16, description="samples used for the OFDM and video features")
     reclassify_s: float = 0.25
     batch_blocks: int = Field(8, ge=1, description="blocks detected together (vectorised)")
+    report_interval_s: float = Field(
+        0.2,
+        ge=0,
+        le=60,
+        description="bearing detections pooled per emission track over this long (0: one per emission)",
+    )
 
     @property
     def block_len(self) -> int:
@@ -106,6 +112,9 @@ class Emissions:
     az_sigma: NDArray[np.float64]
     az_alt: NDArray[np.float64]
     block: NDArray[np.int64] = field(default_factory=lambda: np.zeros(0, np.int64))
+    #: Bearing detections to hand to a tracker instead of one per emission (the report
+    #: thinning of :func:`skyfence.detect.rf.stream.detect_recording`); None: every emission.
+    reports: Detections | None = None
 
     def __len__(self) -> int:
         return int(self.t_start.shape[0])
@@ -114,7 +123,7 @@ class Emissions:
     def concat(sensor_id: str, parts: Sequence[Emissions]) -> Emissions:
         if not parts:
             return _empty(sensor_id)
-        cols = {name: np.concatenate([getattr(p, name) for p in parts]) for name in _COLUMNS}
+        cols: dict[str, Any] = {name: np.concatenate([getattr(p, name) for p in parts]) for name in _COLUMNS}
         return Emissions(sensor_id, **cols)
 
     def take(self, idx: NDArray[Any]) -> Emissions:
@@ -122,7 +131,10 @@ class Emissions:
 
     def to_detections(self) -> Detections:
         """The emissions that have a bearing, as ``bearing`` detections (the rest have no
-        measurement a tracker can use; they stay in the emission log)."""
+        measurement a tracker can use; they stay in the emission log). When the stream
+        pooled them per report interval, those reports instead."""
+        if self.reports is not None:
+            return self.reports
         has = np.isfinite(self.az)
         e = self.take(np.flatnonzero(has))
         n = len(e)

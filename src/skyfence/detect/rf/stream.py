@@ -3,13 +3,16 @@ writing (``follow``), or a byte stream such as stdin described by a metadata fil
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Callable, Iterator
 from typing import IO
 
 from skyfence.detect.rf.bearing import ArrayGeometry
 from skyfence.detect.rf.detector import Emissions, RfDetector, RfDetectorConfig
+from skyfence.detect.rf.report import ReportThinner
 from skyfence.errors import FormatError
+from skyfence.model.detections import Detections
 from skyfence.sources.sigmf import SigmfRecording, require_data
 
 __all__ = ["detect_recording", "detector_for"]
@@ -50,7 +53,13 @@ def detect_recording(
     idle_timeout: float = 2.0,
     stop: Callable[[], bool] | None = None,
 ) -> Iterator[Emissions]:
-    """Emissions block by block, as soon as each block of samples is complete."""
+    """Emissions block by block, as soon as each block of samples is complete.
+
+    Their :meth:`Emissions.to_detections` gives the bearing reports pooled over
+    ``report_interval_s`` (see :mod:`skyfence.detect.rf.report`). Reading a finished file,
+    the last block also carries the reports still pending at its end; following a live
+    stream, reports leave as soon as their interval is over and those of the last
+    interval before the stream ends are not reported."""
     if stream is None:
         if not follow:
             require_data(rec)
@@ -64,9 +73,25 @@ def detect_recording(
                     require_data(rec)
                 time.sleep(0.01)
     block = detector.config.block_len
+    thin = ReportThinner(detector.sensor_id, detector.config.report_interval_s)
+    live = follow or stream is not None
+    held: Emissions | None = None  # a finished file: one block held back to carry the flush
     for blk in rec.blocks(block, follow=follow, idle_timeout=idle_timeout, stop=stop, stream=stream):
         if blk.samples.shape[1] < block:
             continue  # a short tail cannot be judged against the block's noise floor
         if math.isfinite(blk.frequency):
             detector.frequency = blk.frequency  # a multi-capture recording may retune
-        yield detector.detect(blk.samples, blk.t0)
+        em = detector.detect(blk.samples, blk.t0)
+        em = dataclasses.replace(em, reports=thin.add(em, blk.t0 + block / rec.sample_rate))
+        if live:
+            yield em
+            continue
+        if held is not None:
+            yield held
+        held = em
+    if held is not None:
+        pending = thin.flush()
+        reports = held.to_detections()
+        yield dataclasses.replace(
+            held, reports=Detections.concat([reports, pending]) if len(pending) else reports
+        )
