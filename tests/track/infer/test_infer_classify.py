@@ -219,7 +219,7 @@ def test_windowed_bearing_confidence_equals_the_dense_sum(seed: int) -> None:
         )
         em = rng.uniform(0.05, 1, n)
         reach = float(rng.uniform(1000, 8000))
-        q = bearing_confidence(det, rows, origin, reach, x, P, em, 0.05)
+        q, _ = bearing_confidence(det, rows, origin, reach, x, P, em, 0.05)
         # Pairs beyond six sigmas are left out: at most ~1e-7 of the sum.
         np.testing.assert_allclose(
             q, _dense_confidence(det, rows, origin, reach, x, P, em), rtol=0, atol=1e-6

@@ -63,7 +63,9 @@ class TrackInference:
     kinematics), ``rf_silent_s`` (silent seconds in RF coverage), ``rf_covered``,
     ``chain_id`` (relay track id of the operator → relay → FPV chain, -1 outside one),
     ``operator_bearing_rad`` (on relays: bearing from the relay to its operator's ground
-    link, NaN elsewhere) and ``operator_source`` (index into :data:`OPERATOR_SOURCES`).
+    link, NaN elsewhere), ``operator_source`` (index into :data:`OPERATOR_SOURCES`) and
+    ``passive_age_s`` (seconds since a sensor that needs no emission last updated the
+    track; ``inf`` if none ever did).
     """
 
     def __init__(
@@ -121,6 +123,7 @@ class TrackInference:
             c.rf_silent.emission_sensor_types,
             c.classify.bearing_clutter_density,
             c.rf_silent.ignore_protocols,
+            c.classify.class_clutter_density,
         )
         was_relay = (
             np.isin(ids, self._relay_ids[self._relay_flag]) if self._relay_ids.size else np.zeros(n, bool)
@@ -177,6 +180,10 @@ class TrackInference:
             "chain_id": rel.chain_id,
             "operator_bearing_rad": rel.operator_bearing,
             "operator_source": rel.operator_source,
+            # Seconds since a radar, camera or microphone last updated the track (inf:
+            # never). A track held by RF bearings alone may be a ghost of crossing lines;
+            # assessment weighs its threat by this.
+            "passive_age_s": np.where(np.isfinite(last_update), view.t - last_update, np.inf),
         }
         return InferResult(
             cls_prob=prob,

@@ -215,11 +215,12 @@ class ClassifyConfig(_Strict):
     )
     protocol_lik: dict[str, list[float]] = Field(
         default_factory=lambda: {
-            "digital_ofdm": [6.0, 3.0, 1.0, 0.03, 0.05, 1.0],
-            "ofdm_video": [6.0, 3.0, 1.0, 0.03, 0.05, 1.0],
+            "digital_ofdm": [1.5, 3.0, 1.0, 0.03, 0.05, 1.0],
+            "ofdm_video": [1.5, 3.0, 1.0, 0.03, 0.05, 1.0],
         },
-        description="per-protocol likelihoods overriding link_lik (digital OFDM video is also used by "
-        "camera multirotors, so it is weaker FPV evidence than ELRS or analog video)",
+        description="per-protocol likelihoods overriding link_lik (digital OFDM video is what camera "
+        "multirotors such as survey drones use, so it points to a multirotor rather than an FPV; FPV "
+        "evidence comes from ELRS or analog video)",
     )
     link_lik: list[float] = Field(
         default=[12.0, 1.5, 1.0, 0.03, 0.05, 1.0],
@@ -233,7 +234,16 @@ class ClassifyConfig(_Strict):
         0.05,
         gt=0,
         description="density (per radian) of emitters no track explains, against which an associated "
-        "RF bearing's own likelihood is weighed: a bearing that fits two tracks counts half for each",
+        "RF bearing's own likelihood is weighed: a bearing that fits two tracks counts half for each. "
+        "Used for RF silence (an emission resets it)",
+    )
+    class_clutter_density: float = Field(
+        1.0,
+        gt=0,
+        description="the same density when a bearing is weighed as evidence of class: a bearing repeats "
+        "every scan and a bird alone on the line of an untracked (or badly tracked) emitter would "
+        "otherwise take its protocol as its class; at 1 per radian a bird (emitter_floor) exactly on a "
+        "3-degree bearing stays under min_evidence_confidence, an FPV-like track does not",
     )
     min_evidence_confidence: float = Field(
         0.6,

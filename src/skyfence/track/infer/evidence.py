@@ -88,11 +88,13 @@ def bearing_confidence(
     P: NDArray[np.float64],
     emitter: NDArray[np.float64],
     clutter_density: float,
-) -> NDArray[np.float64]:
-    """Probability that bearing ``k`` of ``det`` came from track ``rows[k]`` and not from
+    class_clutter_density: float | None = None,
+) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """``(q, q_class)``: probability that bearing ``k`` of ``det`` came from track ``rows[k]`` and not from
     another track on the same line of bearing (each weighed by its prior ``emitter``
     probability: a bird seldom radiates) or an untracked emitter (``clutter_density`` per
-    radian): the tracker's hard assignment of a bearing is often a coin toss."""
+    radian): the tracker's hard assignment of a bearing is often a coin toss. ``q_class``
+    is the same with ``class_clutter_density`` (defaults to ``clutter_density``)."""
     # Geometry per track once; only pairs within a few sigmas of each bearing are scored
     # (found on the tracks sorted by azimuth), so a thousand bearings against a thousand
     # tracks stay cheap.
@@ -142,8 +144,11 @@ def bearing_confidence(
     # The associated track counts even when it lies beyond the sensor's nominal range.
     outside = r2[rows] > max_range_m**2
     total = total + np.where(outside, own, 0.0)
-    q: NDArray[np.float64] = own / (np.maximum(total, own) + clutter_density)
-    return q
+    denom = np.maximum(total, own)
+    q: NDArray[np.float64] = own / (denom + clutter_density)
+    dc = clutter_density if class_clutter_density is None else class_clutter_density
+    q_cls: NDArray[np.float64] = own / (denom + dc)
+    return q, q_cls
 
 
 def step_evidence(
@@ -156,6 +161,7 @@ def step_evidence(
     emission_types: Sequence[str],
     clutter_density: float,
     ignore_protocols: Sequence[str] = (),
+    class_clutter_density: float | None = None,
 ) -> StepEvidence:
     n_tracks = x.shape[0]
     emission = np.zeros(n_tracks)
@@ -188,10 +194,19 @@ def step_evidence(
         stype = sensor_type(sensor_id, det, sensors)
         known = sensors is not None and sensor_id in sensors
         q = np.ones(rows.shape[0])
+        q_cls = q
         if det.kind == "bearing" and known and rows.size and sensors is not None:
             s = sensors.get(sensor_id)
-            q = bearing_confidence(
-                det.take(ok), rows, s.position, s.max_range_m, x, P, emitter, clutter_density
+            q, q_cls = bearing_confidence(
+                det.take(ok),
+                rows,
+                s.position,
+                s.max_range_m,
+                x,
+                P,
+                emitter,
+                clutter_density,
+                class_clutter_density,
             )
         proto = _as_str(det.attrs.get("protocol"), n)
         if stype in emission_types:
@@ -205,10 +220,11 @@ def step_evidence(
         if stype == "rf":
             # Unclassified detections (a direction finder's false alarms) say nothing of class.
             real = ~np.isin(proto[ok], np.asarray(list(ignore_protocols), dtype=str))
-            np.maximum.at(rf, rows[real], q[real])
+            # Class evidence weighs each bearing with the class density (see config).
+            np.maximum.at(rf, rows[real], q_cls[real])
             bnd = _as_str(det.attrs.get("band"), n)
             is_link = np.isin(proto[ok], np.asarray(list(link_protocols), dtype=str))
-            np.maximum.at(link, rows[is_link], q[is_link])
+            np.maximum.at(link, rows[is_link], q_cls[is_link])
             # Protocol and band only from bearings that plausibly are ours (a third or more:
             # the track is one of at most a few on the line).
             sure = q >= 0.3
