@@ -52,6 +52,26 @@ class AssessConfig(BaseModel):
     speed_ref_mps: float = Field(30.0, gt=0, description="closing speed that earns the full speed bonus")
     spoof_bonus: float = 0.35
     compliant_factor: float = Field(0.2, ge=0, le=1, description="hostility factor for an allow-listed drone")
+    # Track support: a track no radar, camera or microphone has updated lately is held by
+    # RF bearings alone and may be a ghost where bearings of other emitters cross; a track
+    # far below the ground is a bad estimate (a ghost or one that jumped between birds).
+    passive_support_s: float = Field(
+        10.0,
+        gt=0,
+        description="a track whose attr passive_age_s (seconds since a passive sensor updated it) "
+        "exceeds this is 'RF bearings only'",
+    )
+    bearing_only_factor: float = Field(
+        0.5, ge=0, le=1, description="hostility factor for a track held by RF bearings alone"
+    )
+    below_ground_m: float = Field(
+        30.0,
+        ge=0,
+        description="a track whose height above ground plus 3 sigma is below minus this is implausible",
+    )
+    implausible_factor: float = Field(
+        0.3, ge=0, le=1, description="hostility factor for a track flying implausibly (under the ground)"
+    )
 
     # Levels: score thresholds to enter medium, high and critical; leaving needs
     # ``hysteresis`` less for ``down_dwell_s`` (so a noisy score does not flap).

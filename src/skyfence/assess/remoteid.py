@@ -105,6 +105,8 @@ def remote_id_offset(tracks: Tracks, site: Site | None = None) -> NDArray[np.flo
     the track carries no Remote ID position."""
     n = len(tracks)
     rid: NDArray[np.float64] | None = None
+    if n == 0:
+        return np.zeros(0)
     if "rid_pos" in tracks.attrs:
         rid = np.asarray(tracks.attrs["rid_pos"], dtype=np.float64).reshape(n, -1)[:, :2]
     elif "rid_lat" in tracks.attrs and "rid_lon" in tracks.attrs and site is not None:

@@ -27,7 +27,7 @@ from skyfence.model.alert import LEVELS, ThreatLevel
 from skyfence.model.classes import CLASSES, N_CLASSES, TargetClass
 from skyfence.model.tracks import Tracks
 
-__all__ = ["CLASS_LABELS", "ThreatPicture", "level_of", "score_tracks"]
+__all__ = ["CLASS_LABELS", "ThreatPicture", "level_of", "score_tracks", "track_support"]
 
 CLASS_LABELS: tuple[str, ...] = ("FPV", "multirotor", "fixed-wing", "bird", "aircraft", "unknown")
 
@@ -60,6 +60,8 @@ class ThreatPicture:
     spoofed: NDArray[np.bool_]
     rid_offset_m: NDArray[np.float64]
     compliant: NDArray[np.bool_]
+    bearing_only: NDArray[np.bool_]
+    implausible: NDArray[np.bool_]
 
     def reason(self, i: int, z: int, extra: tuple[str, ...] = ()) -> str:
         """Short operator text, e.g. ``FPV 0.92, RF-silent, 38 m/s toward Site B, 41 s to zone``."""
@@ -72,6 +74,10 @@ class ThreatPicture:
             parts.append("RF-silent")
         if tr.relay[i]:
             parts.append("relay")
+        if self.bearing_only[i]:
+            parts.append("RF bearings only")
+        if self.implausible[i]:
+            parts.append("height implausible")
         if self.spoofed[i]:
             off = self.rid_offset_m[i]
             parts.append(
@@ -96,6 +102,32 @@ class ThreatPicture:
             parts.append(f"P(enter) {g.p_enter[i, z]:.2f}")
         parts.extend(extra)
         return ", ".join(parts)
+
+
+def track_support(
+    tracks: Tracks, config: AssessConfig
+) -> tuple[NDArray[np.float64], NDArray[np.bool_], NDArray[np.bool_]]:
+    """Per track: the hostility factor for how well the track is supported, whether it is
+    held by RF bearings alone, and whether its height is implausible (far underground).
+
+    Uses the tracker's ``passive_age_s`` and ``height_agl_m`` attrs; without them every
+    track counts as supported."""
+    n = len(tracks)
+    attrs = tracks.attrs
+    bearing_only = np.zeros(n, dtype=bool)
+    implausible = np.zeros(n, dtype=bool)
+    if "passive_age_s" in attrs:
+        age = np.asarray(attrs["passive_age_s"], dtype=np.float64).reshape(n)
+        # An identity (Remote ID serial, ADS-B address) is a position report of its own.
+        bearing_only = (age > config.passive_support_s) & (tracks.identity == "")
+    if "height_agl_m" in attrs and n:
+        agl = np.asarray(attrs["height_agl_m"], dtype=np.float64).reshape(n)
+        sz = np.sqrt(np.clip(tracks.P[:, 2, 2], 0.0, None))
+        implausible = np.isfinite(agl) & (agl + 3.0 * sz < -config.below_ground_m)
+    factor = np.where(bearing_only, config.bearing_only_factor, 1.0) * np.where(
+        implausible, config.implausible_factor, 1.0
+    )
+    return factor, bearing_only, implausible
 
 
 def score_tracks(
@@ -126,6 +158,8 @@ def score_tracks(
         + config.swarm_bonus * (tracks.group_id >= 0) * p_drone * conf
         + config.spoof_bonus * spoofed
     )
+    support, bearing_only, implausible = track_support(tracks, config)
+    base = base * support
     prio = np.clip(0.6 + 0.1 * zones.priority.astype(np.float64), 0.7, 1.0)
     # Only tracks whose best possible score could reach the lowest alert threshold need
     # the sampled probability of entering (the speed bonus is at most speed_bonus).
@@ -137,7 +171,8 @@ def score_tracks(
     )
     closing = np.clip(geo.closing_speed.max(axis=1) if nz else np.zeros(n), 0.0, None)
     host = np.clip(
-        base + config.speed_bonus * np.clip(closing / config.speed_ref_mps, 0.0, 1.0) * p_drone * conf,
+        base
+        + config.speed_bonus * np.clip(closing / config.speed_ref_mps, 0.0, 1.0) * p_drone * conf * support,
         0.0,
         1.0,
     )
@@ -159,6 +194,8 @@ def score_tracks(
         spoofed=spoofed,
         rid_offset_m=np.full(n, np.nan) if rid_offset_m is None else rid_offset_m,
         compliant=compliant & ~spoofed,
+        bearing_only=bearing_only,
+        implausible=implausible,
     )
 
 
