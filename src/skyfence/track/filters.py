@@ -197,6 +197,7 @@ def mixture_update(
     spos: NDArray[np.float64],
     method: Nonlinear,
     mode_lik_floor: NDArray[np.float64] | None = None,
+    one_to_one: bool = False,
 ) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]:
     """Update tracks ``rows = unique(track)`` with detections ``z [K,m]`` (pair ``k`` links
     ``track[k]`` to ``z[k]`` with weight ``beta[k]``; ``beta0[rows]`` is each updated
@@ -205,7 +206,8 @@ def mixture_update(
 
     Each mode is updated with its own gain (IMM); the mode probabilities are reweighted
     by the mode likelihoods ``sum_k beta_k N(nu_k; S_k)`` (plus ``mode_lik_floor`` for
-    JPDA's missed-detection term).
+    JPDA's missed-detection term). ``one_to_one`` promises what GNN guarantees: at most
+    one pair per track, every ``beta`` 1 and ``beta0`` 0 on the updated tracks.
     """
     M = mu.shape[1]
     K = track.shape[0]
@@ -224,7 +226,7 @@ def mixture_update(
     Pu = Pk - gain @ np.swapaxes(Pxz, 1, 2)
     Pu = 0.5 * (Pu + np.swapaxes(Pu, 1, 2))
 
-    if M == 1 and beta0[track].max() == 0.0 and np.all(beta == 1.0):
+    if M == 1 and (one_to_one or (beta0[track].max() == 0.0 and np.all(beta == 1.0))):
         # GNN with a plain filter: one detection per track, no mixture to match (in place).
         xm[track, 0] = xk + dx
         Pm[track, 0] = Pu

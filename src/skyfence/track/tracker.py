@@ -581,6 +581,7 @@ class Tracker:
                 det.kind,
                 spos,
                 cfg.association.nonlinear,
+                one_to_one=cfg.association.method == "gnn",
             )
             free_det[dr] = False
         hit = np.zeros(n, dtype=bool)
@@ -656,7 +657,8 @@ class Tracker:
             ids_out[left] = started
         self._record(det, ids_out)
         self._manage(t)
-        self._assoc.append((det.sensor_id, ids_out, det))
+        if self._infer is not None:  # only inference reads where detections went
+            self._assoc.append((det.sensor_id, ids_out, det))
 
     def _record(self, det: Detections, ids_out: NDArray[np.int64]) -> None:
         """What this batch says about the tracks it updated or started beyond the state:
