@@ -567,24 +567,31 @@ def test_gps_recording_every_record_matches_reference_text(asterix_dir: Path) ->
 
 # ------------------------------------------------------------------------------ asterix.pcap
 def test_old_cat062_capture_is_counted_not_misdecoded(asterix_dir: Path) -> None:
-    """``asterix.pcap`` (no expected output) is CAT062 in a pre-1.0 layout: its records follow
-    I062/010 directly with a 3-octet time of track and a 2-octet track number, which the ed.
-    1.18 UAP cannot frame. Every block must be counted or decoded, deterministically, and the
-    records that do split must not be turned into targets with impossible positions."""
+    """``asterix.pcap`` (2008, no expected output) is CAT062 in a pre-1.0 layout: every record
+    has FSPEC ``bb 3d 42`` and I062/010 is followed directly by a 3-octet time of track (where
+    ed. 1.18 has the 1-octet I015), then a 2-octet track number, a WGS-84 position in 3+3
+    octets (180/2^23 degrees), a flight level in 1/4 FL and 8-bit ASCII callsign and
+    departure/destination aerodromes. The ed. 1.18 UAP cannot frame it: every block must be
+    counted (never turned into records with garbage fields), deterministically."""
+    from skyfence.sources.asterix import udp_payload
+    from skyfence.sources.pcap import read_packets
+
+    path = asterix_dir / "sample_data" / "asterix.pcap"
     errors: Counter[str] = Counter()
-    recs = read_asterix_file(asterix_dir / "sample_data" / "asterix.pcap", errors)
+    assert read_asterix_file(path, errors) == []
+    assert sum(errors.values()) == 100 and set(errors) <= {"truncated", "invalid_time"}
     again: Counter[str] = Counter()
-    assert [r.data for _t, r in read_asterix_file(asterix_dir / "sample_data" / "asterix.pcap", again)] == [
-        r.data for _t, r in recs
-    ]
-    assert errors == again
-    assert {r.cat for _t, r in recs} <= {62}
-    assert len(recs) + sum(errors.values()) >= 100  # every one of the 100 packets accounted for
-    times = [t for t, _r in recs if t is not None]
-    assert len(times) == len(recs) and times == sorted(times)
-    dets_errors: Counter[str] = Counter()
-    dets = records_to_detections(recs, Site(45.0, 16.0, 0.0), errors=dets_errors)
-    assert sum(len(d) for d in dets) == 0 and dets_errors["invalid_position"] == len(recs)
+    assert read_asterix_file(path, again) == [] and again == errors
+    # The old layout, as observed: time of track right after I010, on the capture's clock.
+    for pkt in read_packets(path):
+        payload = udp_payload(pkt.data, pkt.linktype)
+        assert payload[0] == 62 and payload[3:6] == bytes.fromhex("bb3d42")
+        tot = int.from_bytes(payload[8:11], "big") / 128.0
+        assert abs(tot - pkt.t % 86400) < 2.0
+        lat = int.from_bytes(payload[13:16], "big", signed=True) * 180.0 / (1 << 23)
+        lon = int.from_bytes(payload[16:19], "big", signed=True) * 180.0 / (1 << 23)
+        assert 40.0 < lat < 50.0 and 10.0 < lon < 25.0  # around SAC 25 (Croatia)
+        assert 0 <= int.from_bytes(payload[21:23], "big") / 4.0 <= 450  # flight level
 
 
 # ------------------------------------------------------------------------------ fuzzing

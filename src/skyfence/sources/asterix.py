@@ -545,6 +545,16 @@ def _callsign(b: bytes) -> str:
     return "".join(_ICAO_CHARS[(v >> (42 - 6 * i)) & 0x3F] for i in range(8)).replace("#", "")
 
 
+def _tod(b: bytes) -> float:
+    """A 3-octet time of day (1/128 s). A value of 24 h or more is not a time of day: the record
+    was framed with the wrong layout (an older edition, a damaged FSPEC), so it is refused
+    rather than passed on with garbage fields."""
+    t = _u(b) / 128.0
+    if t >= _DAY:
+        raise DecodeError("invalid_time", f"time of day {t:.3f} s is 24 h or more")
+    return t
+
+
 def _mode3a(b: bytes) -> str:
     return f"{_u(b) & 0x0FFF:04o}"
 
@@ -554,7 +564,7 @@ def _fields048(raw: Mapping[str, bytes]) -> dict[str, Any]:
     if (b := raw.get("010")) is not None:
         f["sac"], f["sic"] = b[0], b[1]
     if (b := raw.get("140")) is not None:
-        f["tod_s"] = _u(b) / 128.0
+        f["tod_s"] = _tod(b)
     if (b := raw.get("020")) is not None:
         f["typ"] = b[0] >> 5
         f["sim"] = bool(b[0] & 0x10)
@@ -594,7 +604,7 @@ def _fields062(raw: Mapping[str, bytes]) -> dict[str, Any]:
     if (b := raw.get("015")) is not None:
         f["service_id"] = b[0]
     if (b := raw.get("070")) is not None:
-        f["tot_s"] = _u(b) / 128.0
+        f["tot_s"] = _tod(b)
     if (b := raw.get("105")) is not None:
         f["lat_deg"] = _s(b[0:4]) * 180.0 / (1 << 25)
         f["lon_deg"] = _s(b[4:8]) * 180.0 / (1 << 25)
@@ -654,7 +664,7 @@ def _fields021(raw: Mapping[str, bytes]) -> dict[str, Any]:
     # Time of the position: reception time, else applicability, else report transmission.
     for item in ("073", "071", "077"):
         if (b := raw.get(item)) is not None:
-            f["tod_s"] = _u(b) / 128.0
+            f["tod_s"] = _tod(b)
             break
     if (b := raw.get("080")) is not None:
         f["icao"] = b.hex()
@@ -784,7 +794,7 @@ def _fields002(raw: Mapping[str, bytes]) -> dict[str, Any]:
     if (b := raw.get("020")) is not None:
         f["sector_deg"] = b[0] * 360.0 / 256.0
     if (b := raw.get("030")) is not None:
-        f["tod_s"] = _u(b) / 128.0
+        f["tod_s"] = _tod(b)
     if (b := raw.get("041")) is not None:
         f["antenna_rotation_s"] = _u(b) / 128.0
     if (b := raw.get("050")) is not None:
@@ -839,7 +849,7 @@ def _fields034(raw: Mapping[str, bytes]) -> dict[str, Any]:
     if (b := raw.get("000")) is not None:
         f["message_type"] = b[0]
     if (b := raw.get("030")) is not None:
-        f["tod_s"] = _u(b) / 128.0
+        f["tod_s"] = _tod(b)
     if (b := raw.get("020")) is not None:
         f["sector_deg"] = b[0] * 360.0 / 256.0
     if (b := raw.get("041")) is not None:
@@ -899,7 +909,7 @@ def _fields065(raw: Mapping[str, bytes]) -> dict[str, Any]:
     if (b := raw.get("015")) is not None:
         f["service_id"] = b[0]
     if (b := raw.get("030")) is not None:
-        f["tod_s"] = _u(b) / 128.0
+        f["tod_s"] = _tod(b)
     if (b := raw.get("020")) is not None:
         f["batch_number"] = b[0]
     if (b := raw.get("040")) is not None:
