@@ -99,8 +99,15 @@ def test_rf_recordings_detect_the_emitting_links(scenario: Path, tmp_path: Path)
         # Every contributing emitter is heard at its own bearing.
         for r in live:
             assert min(_angle_diff(math.degrees(e["az"]), r["az_deg"]) for e in named) < RF_TOL_DEG
-        # The tracker's input: bearing detections from the same events.
-        assert len(_lines(dets)) == len(events)
+        # The tracker's input: one bearing per emitter per 0.2 s report interval, every
+        # emission pooled into exactly one report.
+        reports = _lines(dets)
+        assert sum(r["n_emissions"] for r in reports) == len(events)
+        assert 1 <= len(reports) <= len(events) // 4
+        for rep in reports:
+            if rep["protocol"] == proto:
+                err = min(_angle_diff(math.degrees(rep["z"][0]), r["az_deg"]) for r in live)
+                assert err < RF_TOL_DEG
 
 
 def test_acoustic_recording_hears_the_fibre_fpv(scenario: Path, tmp_path: Path) -> None:
@@ -132,3 +139,17 @@ def test_too_large_a_window_is_refused(scenario: Path, tmp_path: Path) -> None:
     assert res.returncode == 2 and "ends after the exercise" in res.stderr
     res = subprocess.run([*cmd, "--sensor", "nope"], capture_output=True, text=True, timeout=60)
     assert res.returncode == 2 and "nope" in res.stderr
+
+
+def test_wifi_background_is_in_the_truth_and_annotations(scenario: Path, tmp_path: Path) -> None:
+    out = tmp_path / "w"
+    args = ["exercise", "raw", str(scenario), "--out", str(out), "--start", "5", "--duration", "0.05"]
+    assert main([*args, "--sensor", "rf-a", "--wifi", "--sample-rate", "10e6"]) == 2  # 20 MHz channels
+    assert main([*args, "--sensor", "rf-a", "--wifi", "--json"]) == 0
+    truth = _lines(out / "raw_truth.jsonl")
+    wifi = [r for r in truth if r["protocol"] == "wifi"]
+    assert {r["band"] for r in wifi} == {"2g4", "5g8"} and all(r["target"] == -1 for r in wifi)
+    for band in ("2g4", "5g8"):
+        doc = json.loads((out / f"rf-a_{band}.sigmf-meta").read_text())
+        assert "wifi wifi-background" in {a["core:label"] for a in doc["annotations"]}
+        assert doc["global"]["core:num_channels"] == 4

@@ -33,6 +33,7 @@ def register(app: typer.Typer) -> None:
         max_mb: Annotated[
             float, typer.Option("--max-mb", help="Refuse to write more than this (MB).")
         ] = 4096.0,
+        wifi: Annotated[bool, typer.Option("--wifi", help="Add background Wi-Fi at 2.4/5.8 GHz.")] = False,
         json_out: Annotated[bool, typer.Option("--json", help="JSON lines on stdout.")] = False,
     ) -> None:
         """Write per RF sensor and band a SigMF recording (+ ARRAY.json), per acoustic sensor
@@ -53,6 +54,7 @@ def register(app: typer.Typer) -> None:
                 sample_rate=sample_rate,
                 elements=elements,
                 max_bytes=max(int(max_mb * 1e6), 1),
+                wifi=wifi,
             )
         except ValidationError as exc:
             err = exc.errors()[0]

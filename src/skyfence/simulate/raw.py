@@ -19,6 +19,7 @@ in a window of seconds: bearings change by a fraction of a degree), and writes
   ``<stem>.array.json``) with every drone within ``max_range_m`` at its bearing and at the
   level of the simulator's acoustic model (source level, spherical spreading, absorption),
   in ambient plus wind noise (:func:`skyfence.simulate.sensors.wind_noise_db`).
+* optionally (``wifi``) a bursty Wi-Fi access point in the 2.4 and 5.8 GHz recordings.
 * ``raw_truth.jsonl``: one line per (recording, target) considered, saying what it
   contributed (link, protocol, frequency, bearing, SNR) or why it did not.
 
@@ -91,6 +92,8 @@ class RawConfig(BaseModel):
     elements: int = Field(default=4, ge=1, le=16)
     datatype: str = "ci16_le"
     min_snr_db: float = -10.0
+    wifi: bool = False
+    wifi_snr_db: float = 10.0
     max_bytes: int = Field(default=4 * 1024**3, gt=0)
 
 
@@ -307,6 +310,27 @@ def _record_rf(
         _, az, el = _geometry(s.pos, origin)
         emitters.append(Emitter(proto, f_offset=off, snr_db=snr, az=az, el=el, params=p))
         kept.append(j)
+    if cfg.wifi and band in ("2g4", "5g8"):
+        # Background Wi-Fi (an access point somewhere round the sensor), bursty, at a
+        # fixed in-band SNR: what a detector must not call a drone.
+        az = float(rng.uniform(0.0, 2 * math.pi))
+        emitters.append(Emitter("wifi", 0.0, cfg.wifi_snr_db, az=az, params={"duty": 0.15}))
+        wifi_row: dict[str, Any] = {
+            "target": -1,
+            "name": "wifi-background",
+            "link": None,
+            "protocol": "wifi",
+            "relay": False,
+            "range_m": None,
+            "az_deg": round(math.degrees(az), 3),
+            "el_deg": 0.0,
+            "snr_db": cfg.wifi_snr_db,
+            "contributes": True,
+            "f_center_hz": fc,
+        }
+        rows.append(wifi_row)
+        live.append(wifi_row)
+        kept.append(len(live) - 1)
     lam = SPEED_OF_LIGHT / fc
     elements = _square(cfg.elements, lam / 2.0)
     stem = f"{spec.id}_{band}"
@@ -461,6 +485,10 @@ def write_raw(
             f"window {cfg.start_s:g} s + {cfg.duration_s:g} s ends after the exercise "
             f"({scenario.duration_s:g} s)",
             field="start",
+        )
+    if cfg.wifi and abs(cfg.sample_rate / 20e6 - round(cfg.sample_rate / 20e6)) > 1e-9:
+        raise ConfigError(
+            "Wi-Fi background needs a sample rate that is a multiple of 20 MS/s", field="sample_rate"
         )
     size = raw_size(scenario, cfg)
     if size > cfg.max_bytes:
