@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+import pytest
 
 from skyfence.detect.droneid_rf import DroneIdFrame, decode_droneid_iq, droneid_crc16
 from skyfence.detect.remoteid.dji import DjiFlightInfo
@@ -103,16 +104,18 @@ def test_stages_are_clean(mavic: Decoded) -> None:
     assert abs(cfos[0] - cfos[1]) < 2e3 and abs(cfos[2] - cfos[0] + 14.48e6) < 50e3
 
 
-def test_noisy_capture_needs_and_gets_the_turbo_decoder(mavic: Decoded) -> None:
-    """White noise as strong as the bursts (about 7 dB SNR in the 9 MHz band): hard decisions
-    on the systematic bits fail the CRC, the turbo decoder recovers the payload."""
+@pytest.mark.parametrize("snr_db", [0.0, -4.0])
+def test_noisy_capture_needs_and_gets_the_turbo_decoder(mavic: Decoded, snr_db: float) -> None:
+    """White noise across the 50 MHz as strong as the bursts (0 dB, about 7 dB in the 9 MHz
+    band) or stronger (-4 dB, about 3 dB in band): hard decisions on the systematic bits fail
+    the CRC, the turbo decoder recovers the payload."""
     rng = np.random.default_rng(20261125)
     x = mavic.samples
     p = float(np.mean(np.abs(x[165238:197808]) ** 2))
-    sigma = math.sqrt(p / 2)
+    sigma = math.sqrt(p / 2 / 10 ** (snr_db / 10))
     noisy = (x + rng.normal(0, sigma, x.size) + 1j * rng.normal(0, sigma, x.size)).astype(np.complex64)
     frames = decode_droneid_iq(noisy, SAMPLE_RATE)
     frame, info = _flight(frames, 591)
     assert frame.crc_ok and frame.payload_crc_ok and frame.turbo_iterations >= 1
     assert frame.pilot_bit_errors > 0
-    assert info.serial_number == "1WNBH3900201N1"
+    assert info.serial_number == "1WNBH3900201N1" and info.gps_time == 1650542026258

@@ -87,7 +87,8 @@ def _check_input(samples: NDArray[np.generic], sample_rate: float) -> NDArray[np
         raise DecodeError("droneid_rf_shape", f"expected 1-D samples, got shape {arr.shape}")
     if not (np.iscomplexobj(arr) or np.issubdtype(arr.dtype, np.number)):
         raise DecodeError("droneid_rf_dtype", f"samples of dtype {arr.dtype}")
-    out = arr.astype(np.complex128)
+    with np.errstate(invalid="ignore", over="ignore"):
+        out = arr.astype(np.complex128)
     if not np.all(np.isfinite(out)):
         raise DecodeError("droneid_rf_nonfinite", "samples contain NaN or infinity")
     return out
