@@ -51,6 +51,7 @@ _CFO_STEP_HZ: Final = 2500.0
 _CFO_SPAN_HZ: Final = 150e3
 _PILOT_GOOD: Final = 120  # of 1200 pilot bits: 10 % errors is far below chance (50 %)
 _DETECT_NFFT: Final = 64
+_CHANNEL_SMOOTH: Final = 7  # subcarriers (105 kHz)
 _BURST_BW_HZ: Final = 9e6
 _FRAME_LEN: Final = int(sum(CP_LENGTHS)) + 9 * NFFT
 
@@ -163,22 +164,22 @@ def find_bursts(samples: NDArray[np.complex64] | NDArray[np.complex128], sample_
 
 
 def _band_centre(seg: NDArray[np.complex64] | NDArray[np.complex128], sample_rate: float) -> float:
-    """Centre of the widest run of spectrum standing above the midpoint (in dB) between the
-    noise floor (median bin) and the strongest bin; robust to wideband noise and narrow spurs."""
+    """Centre of the 9 MHz window of the spectrum holding the most power: a matched filter for
+    the burst's flat band, robust to noise (edge thresholds are not) and narrow spurs."""
     nfft = 1024
     if seg.size < nfft:
         return 0.0
     f, pxx = signal.welch(seg, sample_rate, nfft=nfft, nperseg=nfft, return_onesided=False)
     f = np.fft.fftshift(f)
-    pxx = np.convolve(np.fft.fftshift(pxx), np.ones(9) / 9, mode="same")
-    floor = max(float(np.median(pxx)), 1e-30)
-    above = pxx > np.sqrt(floor * max(float(pxx.max()), floor))
-    edges = np.flatnonzero(np.diff(np.concatenate(([0], above.astype(np.int8), [0]))))
-    if edges.size == 0:
-        return 0.0
-    starts, stops = edges[::2], edges[1::2]
-    widest = int(np.argmax(stops - starts))
-    return float((f[starts[widest]] + f[stops[widest] - 1]) / 2.0)
+    pxx = np.fft.fftshift(pxx)
+    width = max(1, min(nfft, round(_BURST_BW_HZ / sample_rate * nfft)))
+    cums = np.concatenate(([0.0], np.cumsum(np.concatenate((pxx, pxx[: width - 1])))))
+    band = cums[width : width + nfft] - cums[:nfft]
+    lo = int(np.argmax(band))
+    # window [lo, lo + width) wraps around the band edge like the spectrum does
+    centre = f[0] + (lo + (width - 1) / 2.0) * (f[1] - f[0])
+    half_rate = sample_rate / 2.0
+    return float((centre + half_rate) % sample_rate - half_rate)
 
 
 def demodulate(
@@ -188,7 +189,8 @@ def demodulate(
     # In noise the detected span can be shorter than the burst; a window of one burst length
     # plus margins around the span's middle still holds all nine symbols.
     half = int((0.5 * _BURST_LEN_S + 150e-6) * sample_rate)
-    cut = burst.start == 0 or burst.stop >= samples.size - _DETECT_NFFT
+    edge = int(50e-6 * sample_rate)  # a noisy span can end a little short of the capture's end
+    cut = burst.start <= edge or burst.stop >= samples.size - edge
     if cut and burst.stop - burst.start < 0.95 * _BURST_LEN_S * sample_rate:
         raise DecodeError("droneid_rf_short", "burst cut off by the edge of the input")
     mid = (burst.start + burst.stop) // 2
@@ -247,8 +249,8 @@ def _demod_at(
         grid[k, :300] = spec[-300:]
         grid[k, 300:] = spec[:301]
 
-    h3 = grid[3] / zadoff_chu(ZC_ROOTS[0])
-    h5 = grid[5] / zadoff_chu(ZC_ROOTS[1])
+    h3 = _smooth(grid[3] / zadoff_chu(ZC_ROOTS[0]))
+    h5 = _smooth(grid[5] / zadoff_chu(ZC_ROOTS[1]))
     zc_quality = _zc_quality(grid[5], zadoff_chu(ZC_ROOTS[1]))
     if zc_quality < 0.5:
         raise DecodeError("droneid_rf_zc", f"ZC root 147 correlation {zc_quality:.2f}")
@@ -288,6 +290,18 @@ def _demod_at(
         symbols=eq,
         llr=data_llr,
     )
+
+
+def _smooth(h: NDArray[np.complex128]) -> NDArray[np.complex128]:
+    """Average the channel estimate over neighbouring subcarriers: two ZC symbols alone leave
+    estimation noise as large as half the data's; the channel is flat over ~100 kHz at the
+    ranges DroneID is heard (short delay spread), and the window's linear phase from the FFT
+    backoff is small (0.1 rad across it)."""
+    k = np.ones(_CHANNEL_SMOOTH)
+    num = np.convolve(h, k, mode="same")
+    den = np.convolve(np.ones(h.size), k, mode="same")
+    out: NDArray[np.complex128] = num / den
+    return out
 
 
 def _zc_quality(received: NDArray[np.complex128], ref: NDArray[np.complex128]) -> float:
