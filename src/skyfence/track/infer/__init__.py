@@ -20,6 +20,7 @@ from numpy.typing import NDArray
 from skyfence.model.classes import N_CLASSES
 from skyfence.model.sensors import SensorRegistry
 from skyfence.model.zone import Zone
+from skyfence.track.infer._state import TrackState
 from skyfence.track.infer.classify import ClassFusion, Kinematics, band_loglik, floor_probs
 from skyfence.track.infer.config import (
     ClassifyConfig,
@@ -65,7 +66,8 @@ class TrackInference:
     ``operator_bearing_rad`` (on relays: bearing from the relay to its operator's ground
     link, NaN elsewhere), ``operator_source`` (index into :data:`OPERATOR_SOURCES`) and
     ``passive_age_s`` (seconds since a sensor that needs no emission last updated the
-    track; ``inf`` if none ever did).
+    track; ``inf`` if none ever did) and ``passive_share`` (the recent share of time one
+    did, averaged over ``passive_share_tau_s``).
     """
 
     def __init__(
@@ -86,6 +88,22 @@ class TrackInference:
         self._swarm = SwarmGrouping(self.config.swarm)
         self._relay_flag = np.zeros(0, dtype=bool)
         self._relay_ids = np.zeros(0, dtype=np.int64)
+        self._passive = TrackState({"share": ((), np.float64, 0.0), "t": ((), np.float64, np.nan)})
+
+    def _passive_share(
+        self, ids: NDArray[np.int64], t: float, last_passive: NDArray[np.float64]
+    ) -> NDArray[np.float64]:
+        """Exponential average in time of "a passive sensor holds the track now"."""
+        st = self._passive
+        new = st.align(ids)
+        now = (t - last_passive <= self.config.passive_fresh_s).astype(np.float64)
+        dt = np.where(new | ~np.isfinite(st["t"]), 0.0, np.maximum(t - st["t"], 0.0))
+        w = np.exp(-dt / self.config.passive_share_tau_s)
+        share = np.where(new, now, w * st["share"] + (1.0 - w) * now)
+        st["share"] = share
+        st["t"] = np.full(ids.shape[0], t)
+        out: NDArray[np.float64] = share.copy()
+        return out
 
     def _last_seen_passive(
         self, view: TrackView, sensors: SensorRegistry | None, n: int
@@ -184,6 +202,7 @@ class TrackInference:
             # never). A track held by RF bearings alone may be a ghost of crossing lines;
             # assessment weighs its threat by this.
             "passive_age_s": np.where(np.isfinite(last_update), view.t - last_update, np.inf),
+            "passive_share": self._passive_share(ids, view.t, last_update),
         }
         return InferResult(
             cls_prob=prob,

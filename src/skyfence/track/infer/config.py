@@ -442,3 +442,13 @@ class InferConfig(_Strict):
     rf_silent: RfSilentConfig = Field(default_factory=RfSilentConfig)
     relay: RelayConfig = Field(default_factory=RelayConfig)
     swarm: SwarmConfig = Field(default_factory=SwarmConfig)
+    passive_share_tau_s: float = Field(
+        15.0,
+        gt=0,
+        description="time constant of passive_share: the recent share of time a radar, camera or "
+        "microphone updated the track (a track held by RF bearings with a stray camera or microphone "
+        "plot now and then is still mostly a bearing track)",
+    )
+    passive_fresh_s: float = Field(
+        2.0, gt=0, description="a passive update this recent counts as holding the track now"
+    )
