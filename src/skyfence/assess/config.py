@@ -61,6 +61,13 @@ class AssessConfig(BaseModel):
         description="a track whose attr passive_age_s (seconds since a passive sensor updated it) "
         "exceeds this is 'RF bearings only'",
     )
+    min_passive_share: float = Field(
+        0.3,
+        ge=0,
+        le=1,
+        description="... or whose attr passive_share (recent share of time a passive sensor held it) "
+        "is below this",
+    )
     bearing_only_factor: float = Field(
         0.5, ge=0, le=1, description="hostility factor for a track held by RF bearings alone"
     )

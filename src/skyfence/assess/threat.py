@@ -110,7 +110,7 @@ def track_support(
     """Per track: the hostility factor for how well the track is supported, whether it is
     held by RF bearings alone, and whether its height is implausible (far underground).
 
-    Uses the tracker's ``passive_age_s`` and ``height_agl_m`` attrs; without them every
+    Uses the tracker's ``passive_age_s``, ``passive_share`` and ``height_agl_m`` attrs; without them every
     track counts as supported."""
     n = len(tracks)
     attrs = tracks.attrs
@@ -119,7 +119,11 @@ def track_support(
     if "passive_age_s" in attrs:
         age = np.asarray(attrs["passive_age_s"], dtype=np.float64).reshape(n)
         # An identity (Remote ID serial, ADS-B address) is a position report of its own.
-        bearing_only = (age > config.passive_support_s) & (tracks.identity == "")
+        weak = age > config.passive_support_s
+        if "passive_share" in attrs:
+            share = np.asarray(attrs["passive_share"], dtype=np.float64).reshape(n)
+            weak = weak | (share < config.min_passive_share)
+        bearing_only = weak & (tracks.identity == "")
     if "height_agl_m" in attrs and n:
         agl = np.asarray(attrs["height_agl_m"], dtype=np.float64).reshape(n)
         sz = np.sqrt(np.clip(tracks.P[:, 2, 2], 0.0, None))
