@@ -119,3 +119,19 @@ def test_noisy_capture_needs_and_gets_the_turbo_decoder(mavic: Decoded, snr_db: 
     assert frame.crc_ok and frame.payload_crc_ok and frame.turbo_iterations >= 1
     assert frame.pilot_bit_errors > 0
     assert info.serial_number == "1WNBH3900201N1" and info.gps_time == 1650542026258
+
+
+def test_other_sdr_rate(mavic: Decoded) -> None:
+    """The same bursts at 30.72 MS/s (shifted 5 MHz up so both hops fit in the band) decode the
+    same: nothing assumes the 50 MS/s of the reference receiver."""
+    from scipy import signal
+
+    x = mavic.samples * np.exp(2j * np.pi * 5e6 * np.arange(mavic.samples.size) / SAMPLE_RATE)
+    y = signal.resample_poly(x, 384, 625).astype(np.complex64)  # 50 -> 30.72 MS/s
+    frames = decode_droneid_iq(y, 30.72e6)
+    assert [f.subcommand for f in frames] == [0x11, 0x10, 0x10]
+    assert all(f.crc_ok and f.payload_crc_ok and f.pilot_bit_errors == 0 for f in frames)
+    _, info = _flight(frames, 591)
+    assert info.serial_number == "1WNBH3900201N1"
+    cfos = [f.cfo_hz for f in frames]
+    assert abs(cfos[0] - 7.007e6) < 50e3 and abs(cfos[2] + 7.47e6) < 50e3
