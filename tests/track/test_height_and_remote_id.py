@@ -128,3 +128,15 @@ def test_remote_id_without_operator_or_spoof_flag() -> None:
     np.testing.assert_allclose(tracks.attrs["rid_pos"][0], [10.0, 20.0, 30.0])
     assert np.isnan(tracks.attrs["operator_pos"][0]).all()
     assert not tracks.spoofed[0]
+
+
+def test_height_observed_needs_a_known_height() -> None:
+    """A height some sensor measured, but only vaguely (sd above height_observed_sigma_m),
+    is not reported as observed."""
+    reg = registry(("rid", "remote_id", "remote_id", [0, 0, 0]))
+    for sigma_max, expected in ((150.0, True), (1.0, False)):
+        cfg = TrackerConfig(
+            run_inference=False, management=ManagementConfig(height_observed_sigma_m=sigma_max)
+        )
+        tracks = Tracker(cfg, reg).update(positions("rid", 0.0, [[10.0, 20.0, 30.0]], serial=["ABC"]))
+        assert bool(tracks.attrs["height_observed"][0]) is expected

@@ -94,6 +94,9 @@ class ManagementConfig(_Strict):
     #: Band (m above ground: terrain if given, else site level) that the height of a
     #: track no sensor has measured the height of (RF azimuths only) is kept in.
     unobserved_height_band_m: tuple[float, float] = (0.0, 300.0)
+    #: A track's height counts as observed (``attrs['height_observed']``) only while its
+    #: standard deviation is at most this, m (a far acoustic elevation measures little).
+    height_observed_sigma_m: float = Field(150.0, gt=0)
 
     @model_validator(mode="after")
     def _band_ordered(self) -> ManagementConfig:

@@ -127,6 +127,7 @@ def _make_tracks(
     P: NDArray[np.float64],
     names: tuple[str, ...],
     infer: InferResult | None,
+    height_observed: NDArray[np.bool_],
 ) -> Tracks:
     """A :class:`Tracks` from arrays whose shapes the tracker guarantees: the same fields
     ``Tracks.__init__`` fills, without re-validating each one every scan (this runs once
@@ -161,7 +162,7 @@ def _make_tracks(
         "group_id": _frozen(infer.group_id, np.int64),
         "relay_id": _frozen(infer.relay_id, np.int64),
         "attrs": {
-            "height_observed": _frozen(c["hobs"], np.bool_),
+            "height_observed": height_observed,
             "rid_pos": _frozen(c["rid"], np.float64),
             "operator_pos": _frozen(c["op"], np.float64),
             **(frozen_attrs(infer.attrs, n, "Tracks") if infer.attrs else {}),
@@ -818,6 +819,10 @@ class Tracker:
         c = self._cols
         n = c["id"].shape[0]
         x, P = self._combined()
+        # Measured by some sensor, and still known well enough to be worth reading.
+        sd_max = self.config.management.height_observed_sigma_m
+        height_observed = c["hobs"] & (P[:, 2, 2] <= sd_max * sd_max)
+        height_observed.flags.writeable = False
         infer: InferResult | None
         if self._infer is not None:
             registry = self._registry()
@@ -841,7 +846,7 @@ class Tracker:
                 cls_lik=_frozen(c["cls_lik"], np.float64),
                 identity=_frozen(c["identity"], np.str_),
                 assoc=tuple(assoc),
-                height_observed=_frozen(c["hobs"], np.bool_),
+                height_observed=height_observed,
                 spoofed=_frozen(c["spoof"], np.bool_),
                 rid_pos=_frozen(c["rid"], np.float64),
                 operator_pos=_frozen(c["op"], np.float64),
@@ -851,7 +856,9 @@ class Tracker:
             infer = None
         self._assoc = []
         c["cls_lik"][:] = 1.0
-        tracks = _make_tracks(self._t if math.isfinite(self._t) else 0.0, c, x, P, tuple(self._names), infer)
+        tracks = _make_tracks(
+            self._t if math.isfinite(self._t) else 0.0, c, x, P, tuple(self._names), infer, height_observed
+        )
         self._dirty = False
         self._last = tracks
         return tracks

@@ -53,9 +53,10 @@ class TrackView:
     - ``identity [N]``: Remote ID serial / ADS-B ICAO bound to the track ("" if none).
     - ``assoc``: one :class:`AssocBatch` per sensor batch processed in this update.
     - ``height_observed [N]``: some sensor measured the track's height (radar elevation,
-      3-D position, Remote ID, an elevation bearing); where False (RF azimuths only) the
-      height is a placeholder kept in a plausible band above ground: do not read
-      altitude or climb from it. ``None`` from views made before this field existed.
+      3-D position, Remote ID, an elevation bearing) and its standard deviation is at
+      most ``height_observed_sigma_m``; where False do not read altitude or climb from
+      it (RF azimuths only: a placeholder kept in a plausible band above ground).
+      ``None`` in views built by other code (the field is optional).
     - ``spoofed [N]``: a Remote ID broadcast bound to the track was flagged spoofed.
     - ``rid_pos [N,3]``, ``operator_pos [N,3]``: latest Remote ID broadcast position and
       operator position (site ENU), NaN where none.
