@@ -1,17 +1,22 @@
-"""ASTERIX CAT048 (monoradar target reports) and CAT062 (SDPS system tracks) into `Detections`.
+"""ASTERIX into `Detections`: CAT048/CAT001 (monoradar target reports), CAT062 (SDPS system
+tracks) and CAT021 (ADS-B reports); the service messages CAT002/CAT034 (radar north/sector
+markers and status) and CAT065 (SDPS service status) are decoded and carry no target.
 
 Decoders are plain functions of bytes: :func:`decode_block` splits one ASTERIX data block into
-records and decodes the items a tracker needs; :func:`iter_records` walks a byte stream (a raw
-``.ast`` file or the UDP payloads of a capture) and counts each undecodable block by reason
-instead of stopping; :func:`cat048_detections` / :func:`cat062_detections` turn records into
-columnar batches in the site frame.
+records and decodes their items; :func:`iter_records` walks a byte stream (a raw ``.ast`` file
+or the UDP payloads of a capture) and counts each undecodable block by reason instead of
+stopping; :func:`oradis_blocks` and :func:`gps_blocks` strip the ORADIS (per-block header in a
+UDP payload) and "GPS" recording (file header, per-block time trailer) framings;
+:func:`cat048_detections` / :func:`cat062_detections` / :func:`cat021_detections` turn records
+into columnar batches in the site frame.
 
 Why not the ``asterix_decoder`` package (0.7.11): its C extension crashes the interpreter with a
 segmentation fault on some malformed blocks (a 56-byte random CAT062 block found by fuzzing,
 ``3e0f6f4e...``), so a hostile or damaged feed could take the whole sensor node down. The item
-layouts below follow the EUROCONTROL specifications (CAT048 ed. 1.21, CAT062 ed. 1.18); every
-item of both UAPs is length-walked so records are split exactly, and the items we use are
-decoded field by field. Golden tests compare against the reference decoder's own outputs.
+layouts below follow the EUROCONTROL specifications (CAT001 ed. 1.1, CAT002 ed. 1.0, CAT021
+ed. 2.6, CAT034 ed. 1.27, CAT048 ed. 1.21, CAT062 ed. 1.18, CAT065 ed. 1.4); every item of each
+UAP is length-walked so records are split exactly (CAT001's random field sequencing aside), and
+items are decoded field by field. Golden tests compare against the reference decoder's outputs.
 """
 
 from __future__ import annotations
