@@ -101,3 +101,20 @@ def test_corrupted_bursts(mavic: Decoded, start: int, length: int, flips: list[t
     for at, run in flips:
         seg[at : at + run] = (rng.normal(0, 0.3, min(run, max(seg.size - at, 0))) + 0j).astype(np.complex64)
     _decode(seg, SAMPLE_RATE)
+
+
+def test_burst_of_band_limited_noise_is_counted_not_returned(rng: np.random.Generator) -> None:
+    """Something with a DroneID burst's length and bandwidth but no ZC/pilot structure (another
+    OFDM link, say) is a candidate that fails synchronisation with a reason."""
+    from scipy import signal
+
+    fs = 50e6
+    n = int(700e-6 * fs)
+    burst = rng.normal(size=n) + 1j * rng.normal(size=n)
+    burst = signal.lfilter(signal.firwin(129, 4.5e6, fs=fs), 1.0, burst)
+    x = 0.01 * (rng.normal(size=4 * n) + 1j * rng.normal(size=4 * n))
+    x[n : 2 * n] += burst
+    stats = DecodeStats()
+    assert decode_droneid_iq(x.astype(np.complex64), fs, stats) == []
+    assert stats.candidates == 1
+    assert set(stats.errors) <= {"droneid_rf_zc", "droneid_rf_pilot"} and sum(stats.errors.values()) == 1
