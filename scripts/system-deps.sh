@@ -15,6 +15,9 @@ else
     # The TAK tests make a self-signed TLS certificate with the openssl CLI.
     have openssl || need+=(openssl)
     have sox || need+=(sox)
+    # The FreeTAKServer test runs the server in private network/mount namespaces
+    # (unshare/nsenter from util-linux, `ip link set lo up` from iproute2).
+    have ip || need+=(iproute2)
     dpkg -s libsndfile1 >/dev/null 2>&1 || need+=(libsndfile1)
 fi
 

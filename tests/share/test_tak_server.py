@@ -1,199 +1,256 @@
-"""CoT through a real TAK server: FreeTAKServer, opt-in.
+"""CoT through a real TAK server: FreeTAKServer 2.2.1 from PyPI, in its own namespaces.
 
-FreeTAKServer cannot be a test dependency (it pins old libraries, writes to /opt/fts and
-binds its HTTP API on 0.0.0.0:8080/8443), so it lives in its own venv and this test runs
-only when ``SKYFENCE_FTS_PYTHON`` names that venv's python::
+FreeTAKServer cannot share the project's venv (it pins old libraries), binds its HTTP API
+on 0.0.0.0 and writes under /opt. So the test session
 
-    python3 -m venv /opt/fts-venv
-    /opt/fts-venv/bin/pip install FreeTAKServer==2.2.1 opentelemetry-sdk==1.20.0 opentelemetry-api==1.20.0
-    SKYFENCE_FTS_PYTHON=/opt/fts-venv/bin/python pytest tests/share/test_tak_server.py
+* builds a separate venv, ``.venv-fts/`` in the repository root, from the pinned
+  ``fts-requirements.txt`` on first use (under a file lock, so xdist workers don't race;
+  rebuilt when that file changes);
+* starts FTS with ``unshare --net --mount``: a private network namespace with only its own
+  loopback (its 0.0.0.0 binds are invisible outside) and a private mount namespace where
+  /opt, /var/log and the FTS venv are overlays whose writes land in the test's temp dir and
+  /opt/fts is that temp dir (so it writes nothing outside it, and every run starts from
+  the same clean state);
+* runs the TAK client, ``fts_client.py``, with the project's python in that network
+  namespace (``nsenter --net``): a client announces itself, ``CotSink`` sends a track, a
+  critical alert and a launch area, and every event FTS routes to the client is parsed
+  with takproto and printed as JSON for the assertions here.
 
-(with the opentelemetry release pip picks by default, 1.45, FTS 2.2.1's services crash at
-start). A TAK client (a plain socket announcing itself with a position report) listens;
-the sink sends tracks, an alert and a launch area; every event the server routes to the
-client is parsed with takproto.
+Everything FTS started dies with the test (its process group, then anything left in its
+network namespace), also on failure. It skips only where it cannot run: no PyPI to build
+the venv from, or no namespaces (not root and no user namespaces).
 """
 
 from __future__ import annotations
 
+import fcntl
+import hashlib
+import json
 import math
 import os
+import shutil
 import signal
-import socket
 import subprocess
+import sys
 import time
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
-import numpy as np
 import pytest
-from takproto.functions import xml2message
 
-from skyfence.assess import LaunchArea
 from skyfence.geo import Site
-from skyfence.model import Alert, AlertState, ThreatLevel, Tracks
-from skyfence.share.cot import CotEvent, CotSink, decode_stream, to_xml
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("fts")]
 
-SITE = Site(47.8, 22.6, 150.0)
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent.parent
+VENV = ROOT / ".venv-fts"
+REQUIREMENTS = HERE / "fts-requirements.txt"
+CLIENT = HERE / "fts_client.py"
+COT_PORT = 8087  # FTS's default; the namespace is private, so nothing else can hold it
+SITE = Site(47.8, 22.6, 150.0)  # as in fts_client.py
+INSTALL_TIMEOUT_S = 900.0
+
+# In the private mount namespace: loopback up; /opt, /var/log and FTS's venv become
+# overlays whose writes land in $1 (FTS writes /opt/user_persistence.txt, /var/log/FTS_*.log
+# and logs/persistence files inside its own package); where overlayfs is missing /opt and
+# /var/log become empty tmpfs and the venv stays writable. /opt/fts is $1/fts. Then the
+# pid for nsenter, then FTS itself.
+_NAMESPACE_SH = r"""
+set -eu
+T="$1"; V="$2"; shift 2
+ip link set lo up
+overlay() {
+    mkdir -p "$T/$2/upper" "$T/$2/work"
+    mount -t overlay overlay -o "lowerdir=$1,upperdir=$T/$2/upper,workdir=$T/$2/work" "$1"
+}
+overlay /opt opt || mount -t tmpfs tmpfs /opt
+overlay /var/log var-log || mount -t tmpfs tmpfs /var/log
+overlay "$V" venv || true
+mkdir -p /opt/fts "$T/fts"
+mount --bind "$T/fts" /opt/fts
+echo $$ > "$T/pid"
+cd "$T"
+exec "$@"
+"""
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+def _pypi_reachable() -> str | None:
+    """None if the package index answers, else why not."""
+    index = os.environ.get("PIP_INDEX_URL", "https://pypi.org/simple").rstrip("/")
+    try:
+        with urllib.request.urlopen(f"{index}/freetakserver/", timeout=15) as r:
+            r.read(1)
+        return None
+    except OSError as exc:
+        return f"{index}: {exc}"
+
+
+def _fts_python(log_dir: Path) -> Path:
+    """The venv's python, building the venv first if missing or out of date."""
+    digest = hashlib.sha256(REQUIREMENTS.read_bytes() + sys.version.encode()).hexdigest()[:16]
+    stamp = VENV / f".installed-{digest}"
+    python = VENV / "bin" / "python"
+    with (ROOT / ".venv-fts.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
+        if stamp.exists():
+            return python
+        shutil.rmtree(VENV, ignore_errors=True)
+        log = log_dir / "fts-pip.log"
+        t0 = time.monotonic()
+        with log.open("w") as out:
+            subprocess.run([sys.executable, "-m", "venv", str(VENV)], check=True, stdout=out, stderr=out)
+            pip = subprocess.run(
+                [str(python), "-m", "pip", "install", "--no-input", "-r", str(REQUIREMENTS)],
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                timeout=INSTALL_TIMEOUT_S,
+                env=dict(os.environ, PIP_DISABLE_PIP_VERSION_CHECK="1"),
+            )
+        if pip.returncode != 0:
+            shutil.rmtree(VENV, ignore_errors=True)
+            offline = _pypi_reachable()
+            if offline is not None:
+                pytest.skip(f"cannot build the FreeTAKServer venv: no package index ({offline})")
+            pytest.fail(f"pip install -r {REQUIREMENTS.name} failed:\n{log.read_text()[-3000:]}")
+        stamp.write_text(f"built in {time.monotonic() - t0:.0f} s\n")
+        return python
+
+
+def _namespace_prefix() -> list[str]:
+    """``unshare`` arguments for private network and mount namespaces, or skip."""
+    args = ["unshare", "--net", "--mount", "--fork"]
+    if os.geteuid() != 0:
+        args[1:1] = ["--user", "--map-root-user"]
+    for tool in ("unshare", "nsenter", "ip"):
+        if shutil.which(tool) is None:
+            pytest.skip(f"{tool} not found (util-linux/iproute2; scripts/system-deps.sh installs them)")
+    probe = subprocess.run([*args, "ip", "link", "set", "lo", "up"], capture_output=True, text=True)
+    if probe.returncode != 0:
+        pytest.skip(f"cannot make private network/mount namespaces: {probe.stderr.strip()}")
+    return args
+
+
+def _net_ns(pid: int) -> int:
+    return os.stat(f"/proc/{pid}/ns/net").st_ino
+
+
+def _kill_namespace(proc: subprocess.Popen[bytes], ns: int | None) -> None:
+    """Stop FTS's process group, then anything still in its network namespace."""
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        try:
+            os.killpg(proc.pid, sig)
+        except ProcessLookupError:
+            break
+        try:
+            proc.wait(timeout=5)
+            break
+        except subprocess.TimeoutExpired:
+            pass
+    proc.wait(timeout=30)
+    if ns is None:
+        return
+    # FTS's services are multiprocessing children; one that left the group would keep
+    # the namespace alive. Only our processes live in that namespace.
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            if _net_ns(int(entry.name)) == ns:
+                os.kill(int(entry.name), signal.SIGKILL)
+        except (OSError, ValueError):
+            continue
 
 
 @pytest.fixture(scope="module")
-def fts_port(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
-    python = os.environ.get("SKYFENCE_FTS_PYTHON")
-    if not python:
-        pytest.skip(
-            "set SKYFENCE_FTS_PYTHON to a venv python with FreeTAKServer 2.2.1 (see module docstring)"
-        )
-    cot, ssl_cot = _free_port(), _free_port()
-    cwd = tmp_path_factory.mktemp("fts")
-    log = (cwd / "fts.log").open("w")
+def fts_namespace(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[int, Path]]:
+    """FreeTAKServer running in private namespaces: (pid inside them, its temp dir)."""
+    prefix = _namespace_prefix()
+    tmp = tmp_path_factory.mktemp("fts")
+    python = _fts_python(tmp)
+    log = (tmp / "fts.log").open("w")
+    fts = [
+        str(python),
+        "-m",
+        "FreeTAKServer.controllers.services.FTS",
+        "-CoTPort",
+        str(COT_PORT),
+        "-CoTIP",
+        "127.0.0.1",
+        "-SSLCoTPort",
+        "8089",
+        "-SSLCoTIP",
+        "127.0.0.1",
+        "-DataPackageIP",
+        "127.0.0.1",
+        "-RestAPIIP",
+        "127.0.0.1",
+        "-AutoStart",
+        "True",
+    ]
     proc = subprocess.Popen(
-        [
-            python,
-            "-m",
-            "FreeTAKServer.controllers.services.FTS",
-            "-CoTPort",
-            str(cot),
-            "-CoTIP",
-            "127.0.0.1",
-            "-SSLCoTPort",
-            str(ssl_cot),
-            "-SSLCoTIP",
-            "127.0.0.1",
-            "-DataPackageIP",
-            "127.0.0.1",
-            "-RestAPIIP",
-            "127.0.0.1",
-            "-AutoStart",
-            "True",
-        ],
-        cwd=cwd,
+        [*prefix, "sh", "-c", _NAMESPACE_SH, "fts-namespace", str(tmp), str(VENV), *fts],
         env=dict(os.environ, FTS_FIRST_START="false"),
         stdout=log,
         stderr=subprocess.STDOUT,
         stdin=subprocess.DEVNULL,
         start_new_session=True,  # FTS forks a dozen services: stop them as one group
     )
+    inner: int | None = None
+    ns: int | None = None
     try:
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
+        deadline = time.monotonic() + 30
+        while inner is None and time.monotonic() < deadline:
             if proc.poll() is not None:
                 pytest.fail(
-                    f"FreeTAKServer exited with {proc.returncode}: {Path(log.name).read_text()[-2000:]}"
+                    f"FTS namespace exited with {proc.returncode}: {(tmp / 'fts.log').read_text()[-3000:]}"
                 )
             try:
-                socket.create_connection(("127.0.0.1", cot), timeout=1).close()
-                break
-            except OSError:
-                time.sleep(1)
-        else:
-            pytest.fail("FreeTAKServer's CoT port did not open within 120 s")
-        time.sleep(5)  # the routing services start after the listener
-        yield cot
+                inner = int((tmp / "pid").read_text())
+            except (OSError, ValueError):
+                time.sleep(0.1)
+        if inner is None:
+            pytest.fail("the FTS namespace did not start within 30 s")
+        ns = _net_ns(inner)
+        assert ns != _net_ns(os.getpid()), "FTS must not share the test's network namespace"
+        yield inner, tmp
     finally:
-        for sig in (signal.SIGTERM, signal.SIGKILL):
-            try:
-                os.killpg(proc.pid, sig)
-            except ProcessLookupError:
-                break
-            time.sleep(2)
-        proc.wait(timeout=30)
+        _kill_namespace(proc, ns)
         log.close()
 
 
-def _announce(sock: socket.socket, uid: str, callsign: str) -> None:
-    t = time.time()
-    sa = CotEvent(
-        uid=uid,
-        type="a-f-G-U-C",
-        how="h-e",
-        time=t,
-        start=t,
-        stale=t + 300,
-        lat=SITE.lat,
-        lon=SITE.lon,
-        hae=SITE.alt,
-        callsign=callsign,
-        extra=(("__group", (("name", "Cyan"), ("role", "Team Member"))),),
+def test_tak_server_routes_tracks_alerts_and_areas(fts_namespace: tuple[int, Path]) -> None:
+    inner, tmp = fts_namespace
+    run = subprocess.run(
+        ["nsenter", f"--net=/proc/{inner}/ns/net", sys.executable, str(CLIENT), str(COT_PORT)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=ROOT,
     )
-    sock.sendall(to_xml(sa))
-
-
-def test_tak_server_routes_tracks_alerts_and_areas(fts_port: int) -> None:
-    client = socket.create_connection(("127.0.0.1", fts_port), timeout=5)
-    _announce(client, "skyfence-test-eud", "EUD-1")
-    time.sleep(2)
-    now = time.time()
-    tracks = Tracks(
-        now,
-        [7],
-        [[100.0, 50.0, 60.0, 20.0, 0.0, 0.0]],
-        np.eye(6)[None],
-        [[0.92, 0.04, 0.01, 0.01, 0.01, 0.01]],
+    lines: list[dict[str, Any]] = [json.loads(s) for s in run.stdout.splitlines() if s.startswith("{")]
+    context = (
+        f"client rc={run.returncode}\n{run.stderr[-3000:]}\nFTS log:\n{(tmp / 'fts.log').read_text()[-3000:]}"
     )
-    alert = Alert(
-        "A00001", now, 7, "site-b", ThreatLevel.CRITICAL, AlertState.NEW, 41.0, "FPV 0.92, 41 s to zone"
-    )
-    with CotSink(f"tcp://127.0.0.1:{fts_port}", SITE, uid_prefix="skyfence-test") as sink:
-        # The sink announces itself like any TAK client before it reports.
-        sink.send_events(
-            [
-                CotEvent(
-                    "skyfence-test-sink",
-                    "a-f-G-U-C",
-                    "m-g",
-                    now,
-                    now,
-                    now + 300,
-                    SITE.lat,
-                    SITE.lon,
-                    callsign="SKYFENCE",
-                )
-            ]
-        )
-        time.sleep(2)
-        assert sink.send_tracks(tracks) == 1
-        assert sink.send_alerts([alert]) == 1
-        sink.send_areas([LaunchArea(7, "launch", now, (-1500.0, 300.0, 0.0), 250.0, 80.0, 1.0)])
-        # Sent again after the critical alert: the track's symbol turns hostile.
-        assert sink.send_tracks(tracks) == 1
-        client.settimeout(1.0)
-        buf = b""
-        routed = {}
-        deadline = time.monotonic() + 20
-        want = {"skyfence-test.track.7", "skyfence-test.alert.A00001", "skyfence-test.launch.7"}
-        hostile = False
-        while time.monotonic() < deadline and not (want <= set(routed) and hostile):
-            try:
-                chunk = client.recv(65536)
-            except TimeoutError:
-                continue
-            if not chunk:
-                break
-            msgs, buf = decode_stream(buf + chunk)
-            for m in msgs:
-                # FTS re-serialises events without the XML declaration; takproto's
-                # XML reader takes the element itself.
-                msg = xml2message(m[m.index(b"<event") :])
-                routed[msg.cotEvent.uid] = msg.cotEvent
-                hostile |= msg.cotEvent.type == "a-h-A-M-H-Q"
-    client.close()
-    assert want <= set(routed)
+    assert lines and lines[-1] == {"done": True}, context
+    assert lines[0] == {"sent": [1, 1, 1, 1]}, context
+    routed: dict[str, dict[str, Any]] = {}
+    for ev in lines[1:-1]:
+        routed.setdefault(ev["uid"], ev)
+        if ev["type"] == "a-h-A-M-H-Q":
+            routed[ev["uid"]] = ev  # the track after the critical alert
     track = routed["skyfence-test.track.7"]
-    assert track.type == "a-h-A-M-H-Q"
+    assert track["type"] == "a-h-A-M-H-Q"
     lat, lon, _ = SITE.to_wgs84([100.0, 50.0, 60.0])
-    assert math.isclose(track.lat, lat, abs_tol=1e-6) and math.isclose(track.lon, lon, abs_tol=1e-6)
+    assert math.isclose(track["lat"], lat, abs_tol=1e-6) and math.isclose(track["lon"], lon, abs_tol=1e-6)
+    assert track["stale_s"] > 0
     marker = routed["skyfence-test.alert.A00001"]
-    assert marker.type == "b-m-p-s-p-i"
+    assert marker["type"] == "b-m-p-s-p-i"
     # FreeTAKServer 2.2.1 re-serialises events from its own model and drops <remarks>;
     # the callsign (level, track, zone, time to zone) is what reaches its clients.
-    assert marker.detail.contact.callsign == "CRITICAL T7 → site-b 41s"
-    assert routed["skyfence-test.launch.7"].type == "u-d-c-e"
+    assert marker["callsign"] == "CRITICAL T7 → site-b 41s"
+    assert routed["skyfence-test.launch.7"]["type"] == "u-d-c-e"
+    # What FTS wrote stayed in the test's temp dir: its /opt/fts and /opt overlay.
+    assert any((tmp / "fts").iterdir()), "FTS wrote nothing to /opt/fts: was the bind mount used?"
