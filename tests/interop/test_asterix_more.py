@@ -22,12 +22,14 @@ from skyfence.geo import Site
 from skyfence.sources.asterix import (
     GPS_FILE_HEADER,
     NM,
+    AsterixConfig,
     AsterixRecord,
     cat048_detections,
     decode_block,
     gps_blocks,
     iter_records,
     oradis_blocks,
+    radar_positions,
     read_asterix_file,
     records_to_detections,
     truncated_tod_to_epoch,
@@ -381,6 +383,20 @@ def test_cat034_every_record_of_the_radar_capture_matches_reference_text(asterix
     )
     north = [r for r in mine if r.fields["message_type"] == 1]
     assert north and all(r.fields["antenna_rotation_s"] == pytest.approx(4.9453125) for r in north[:1])
+
+
+def test_radar_positions_from_cat034_make_cat048_three_dimensional(asterix_dir: Path) -> None:
+    recs = read_asterix_file(asterix_dir / "sample_data" / "cat_034_048.pcap")
+    radars = radar_positions(recs)
+    assert list(radars) == ["asterix-25-12"]
+    lat, lon, height = radars["asterix-25-12"]
+    assert (round(lat * (1 << 23) / 180), round(lon * (1 << 23) / 180), height) == (2030557, 764578, 780.0)
+    plain = cat048_detections(recs)
+    with_radar = cat048_detections(recs, AsterixConfig(radars=radars))
+    assert sum(len(d) for d in plain) == sum(len(d) for d in with_radar) == 126
+    # Only that radar's reports gain an elevation; every other radar's stay 2-D.
+    dims = {(d.sensor_id, d.dim) for d in with_radar}
+    assert ("asterix-25-12", 3) in dims and all(s == "asterix-25-12" for s, m in dims if m == 3)
 
 
 def test_cat034_raw_matches_expected_decoded_json(asterix_dir: Path) -> None:

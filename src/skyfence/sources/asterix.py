@@ -53,6 +53,7 @@ __all__ = [
     "gps_blocks",
     "iter_records",
     "oradis_blocks",
+    "radar_positions",
     "read_asterix_file",
     "records_to_detections",
     "tod_to_epoch",
@@ -1106,6 +1107,24 @@ class AsterixConfig(BaseModel):
     #: the system reference point of a CAT062 feed's Cartesian plane (lat, lon, alt), used only
     #: for tracks that carry I100 without I105.
     sdps_origin: tuple[float, float, float] | None = None
+
+
+def radar_positions(
+    records: Iterable[tuple[float | None, AsterixRecord]],
+) -> dict[str, tuple[float, float, float]]:
+    """Where each radar says it is: the latest CAT034 I120 (3-D position of the data source) by
+    sensor id ``asterix-SAC-SIC``, as ``(lat, lon, height m above the ellipsoid)``, ready for
+    ``AsterixConfig(radars=...)`` so that its CAT048 reports can become 3-D polar."""
+    out: dict[str, tuple[float, float, float]] = {}
+    for _t, rec in records:
+        f = rec.fields
+        if rec.cat == 34 and "lat_deg" in f:
+            out[f"asterix-{f.get('sac', 0)}-{f.get('sic', 0)}"] = (
+                float(f["lat_deg"]),
+                float(f["lon_deg"]),
+                float(f["height_m"]),
+            )
+    return out
 
 
 def _pressure_alt_m(fl: float) -> float:
