@@ -11,6 +11,7 @@ Mahalanobis distance of every candidate pair's innovation under ``S = Pzz + R``
 from __future__ import annotations
 
 import itertools
+import math
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -70,6 +71,34 @@ def _flatten(lists: NDArray[np.object_] | list[list[int]]) -> tuple[NDArray[np.i
     return rows, cols
 
 
+def _sweep(
+    te: NDArray[np.float64],
+    tn: NDArray[np.float64],
+    radius: NDArray[np.float64],
+    de: NDArray[np.float64],
+    dn: NDArray[np.float64],
+) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
+    """Pairs within ``radius`` of each track: detections sorted by east, one window per
+    track found by binary search, then the exact distance on the few in the window.
+    Work grows with the pairs in the windows, not with tracks x detections (a dense
+    distance matrix cost more than everything else in a 100-target scan)."""
+    order = np.argsort(de)
+    se = de[order]
+    lo = np.searchsorted(se, te - radius, side="left")
+    counts = np.searchsorted(se, te + radius, side="right") - lo
+    total = int(counts.sum())
+    if total == 0:
+        z = np.zeros(0, dtype=np.int64)
+        return z, z
+    rows = np.repeat(np.arange(te.shape[0], dtype=np.int64), counts)
+    ends = np.cumsum(counts)
+    cols = order[np.arange(total) + np.repeat(lo - (ends - counts), counts)]
+    d_e, d_n = te[rows] - de[cols], tn[rows] - dn[cols]
+    r = radius[rows]
+    keep = d_e * d_e + d_n * d_n <= r * r
+    return rows[keep], cols[keep].astype(np.int64)
+
+
 def candidate_pairs(
     x: NDArray[np.float64],
     P: NDArray[np.float64],
@@ -113,15 +142,16 @@ def candidate_pairs(
         # Elevation error moves the point radially by r sin(el) d(el): small when low.
         ang = det.R[:, 1, 1] + (np.sin(det.z[:, 2]) ** 2 * det.R[:, 2, 2] if det.dim == 3 else 0.0)
         det_r = g * np.sqrt(np.max(det.R[:, 0, 0] + r * r * ang))
+    elif is_linear(det.kind):
+        pos, cov = det.z[:, :2], det.R
+        det_r = g * math.sqrt(float(np.max(np.maximum(cov[:, 0, 0], cov[:, 1, 1]) + np.abs(cov[:, 0, 1]))))
     else:
         pos3, cov, _ = to_position(det.kind, det.z, det.R, spos, unobserved_height_var)
         pos = pos3[:, :2]
         det_r = g * np.sqrt(np.max(np.maximum(cov[:, 0, 0], cov[:, 1, 1]) + np.abs(cov[:, 0, 1])))
     radius = np.minimum(trk_r + det_r, max_gate_m)
     if n * k <= COARSE_DENSE_PAIRS:
-        d2 = (x[:, None, 0] - pos[None, :, 0]) ** 2 + (x[:, None, 1] - pos[None, :, 1]) ** 2
-        rows, cols = np.nonzero(d2 <= (radius * radius)[:, None])
-        return rows.astype(np.int64), cols.astype(np.int64)
+        return _sweep(x[:, 0], x[:, 1], radius, pos[:, 0], pos[:, 1])
     tree = cKDTree(pos[:, :2])
     lists = tree.query_ball_point(x[:, :2], radius, return_sorted=False)
     return _flatten(lists)
