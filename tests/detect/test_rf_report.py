@@ -81,13 +81,16 @@ def test_one_report_per_track_per_interval() -> None:
         )
     _, az, proto, count = _run(ReportThinner("df-1", 0.2), blocks)
     assert sum(count) == 3 * 77  # every emission is in exactly one report
-    video = [a for a, p in zip(az, proto, strict=True) if p == "analog_video"]
-    elrs = sorted(a for a, p in zip(az, proto, strict=True) if p == "elrs")
-    assert 5 <= len(video) <= 6  # 1 s / 0.2 s, the last one flushed
+    # A bearing beyond three sigmas of the rest (a rare noise tail) is reported on its own;
+    # the flushed tail may hold a single block: look at reports of five emissions or more.
+    video = [a for a, p, c in zip(az, proto, count, strict=True) if p == "analog_video" and c >= 5]
+    elrs = sorted(a for a, p, c in zip(az, proto, count, strict=True) if p == "elrs" and c >= 5)
+    assert len(video) == 5  # 1 s / 0.2 s
+    assert sum(p == "analog_video" for p in proto) <= 8
     assert all(abs(a - 40) < 1.0 for a in video)  # averaged: better than one block's 1 deg
-    assert len(elrs) == 2 * len(video)  # the two emitters of one link id stay apart
-    assert all(abs(a - 100) < 1.0 for a in elrs[: len(video)])
-    assert all(abs(a - 300) < 1.0 for a in elrs[len(video) :])
+    assert len(elrs) == 10  # the two emitters of one link id stay apart
+    assert all(abs(a - 100) < 1.0 for a in elrs[:5])
+    assert all(abs(a - 300) < 1.0 for a in elrs[5:])
 
 
 def test_max_snr_and_time_span_kept() -> None:
@@ -133,3 +136,21 @@ def test_detect_rf_cli_reports_every_interval(tmp_path: Path) -> None:
     assert int(d.attrs["n_emissions"][video].sum()) >= 22
     assert np.all(np.abs(np.degrees(d.z[video, 0]) - 250.0) < 2.0)
     assert np.all(np.diff(d.t) >= 0)
+
+
+def test_collision_bearings_do_not_join_two_emitters() -> None:
+    """Two ELRS links of one id at 42 and 58 deg; packet collisions give single-source
+    bearings in between. The reports stay at the two emitters, not at their average."""
+    az = [42.2] * 9 + [58.0] * 20 + [46.3, 49.1, 49.4, 50.8, 51.2, 52.3, 55.6, 56.0]
+    blocks = [
+        _block(5.0 + k * BLOCK_S, [("elrs", 0, 915e6, math.radians(a), 25.0)]) for k, a in enumerate(az)
+    ]
+    thin = ReportThinner("df-1", 1.0)
+    for b in blocks:
+        assert len(thin.add(b, float(b.t_end.max()))) == 0
+    d = thin.flush()
+    got = np.degrees(d.z[:, 0])
+    big = got[d.attrs["n_emissions"] >= 9]
+    assert len(big) == 2
+    assert abs(min(big) - 42.2) < 0.5 and abs(max(big) - 58.0) < 0.5  # not the 52 deg average
+    assert int(d.attrs["n_emissions"].sum()) == len(az)

@@ -9,8 +9,8 @@ detection with the inverse-variance mean bearing, the largest SNR, the span of t
 ``n_emissions``. The emission log keeps every emission.
 
 Bearings of different emitters that share a link id (three ELRS links with the same
-spreading factor and bandwidth) are kept apart: within a track, bearings are split where
-they are more than ``split_deg`` (or three sigmas) apart.
+spreading factor and bandwidth) are kept apart: within a track, bearings are grouped
+round the densest directions, ``split_deg`` (or three sigmas) wide.
 """
 
 from __future__ import annotations
@@ -48,7 +48,7 @@ class _Pending:
 class ReportThinner:
     """Pools bearing emissions per track over ``interval`` seconds (``0``: every emission)."""
 
-    def __init__(self, sensor_id: str, interval: float = 0.2, split_deg: float = 5.0) -> None:
+    def __init__(self, sensor_id: str, interval: float = 0.2, split_deg: float = 2.0) -> None:
         self.sensor_id = sensor_id
         self.interval = float(interval)
         self.split = math.radians(split_deg)
@@ -86,20 +86,22 @@ class ReportThinner:
 
 
 def _groups(az: NDArray[np.float64], sigma: NDArray[np.float64], split: float) -> NDArray[np.int64]:
-    """Group labels: sorted round the circle, a new group wherever the gap to the previous
-    bearing exceeds ``split`` or three sigmas."""
-    order = np.argsort(az)
-    a = az[order]
-    gap = np.diff(a, append=a[0] + 2 * math.pi)  # last gap wraps round to the first
-    tol = np.maximum(split, 3.0 * np.maximum(sigma[order], np.roll(sigma[order], -1)))
-    cut = gap > tol
-    labels = np.zeros(len(a), dtype=np.int64)
-    if cut.any():
-        # Start counting after the last cut so a group straddling north stays whole.
-        first = (int(np.flatnonzero(cut)[-1]) + 1) % len(a)
-        rolled = np.roll(cut, -first)
-        lab = np.concatenate([[0], np.cumsum(rolled[:-1])])
-        labels[np.roll(order, -first)] = lab
+    """Group labels by direction: the bearing with the most others within ``split`` (or
+    three sigmas) seeds a group of those neighbours, then the next among the rest. Seeding
+    at the densest bearing, not chaining neighbours, keeps two emitters apart even when
+    collisions of their packets give bearings in between."""
+    d = np.abs((az[:, None] - az[None, :] + math.pi) % (2 * math.pi) - math.pi)
+    near = d <= np.maximum(split, 3.0 * np.maximum(sigma[:, None], sigma[None, :]))
+    labels = np.full(len(az), -1, dtype=np.int64)
+    free = np.ones(len(az), dtype=bool)
+    g = 0
+    while free.any():
+        counts = (near & free[None, :]).sum(axis=1) * free
+        seed = int(np.argmax(counts))
+        members = near[seed] & free
+        labels[members] = g
+        free &= ~members
+        g += 1
     return labels
 
 
