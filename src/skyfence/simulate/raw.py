@@ -20,6 +20,7 @@ in a window of seconds: bearings change by a fraction of a degree), and writes
   level of the simulator's acoustic model (source level, spherical spreading, absorption),
   in ambient plus wind noise (:func:`skyfence.simulate.sensors.wind_noise_db`).
 * optionally (``wifi``) a bursty Wi-Fi access point in the 2.4 and 5.8 GHz recordings.
+* ``sensors.json``: the sensor registry, for ``skyfence track run``.
 * ``raw_truth.jsonl``: one line per (recording, target) considered, saying what it
   contributed (link, protocol, frequency, bearing, SNR) or why it did not.
 
@@ -43,6 +44,7 @@ from numpy.typing import NDArray
 from pydantic import BaseModel, ConfigDict, Field
 
 from skyfence.errors import ConfigError
+from skyfence.model.records import write_sensors
 from skyfence.model.scenario import AcousticSensor, RfSensor, Scenario
 from skyfence.model.terrain import Terrain
 from skyfence.model.truth import Truth
@@ -523,6 +525,8 @@ def write_raw(
             )
         recordings.append(rec)
         all_rows += rows
+    # The registry beside the recordings: their detections feed `skyfence track run` as is.
+    write_sensors(out / "sensors.json", registry)
     with (out / "raw_truth.jsonl").open("w", encoding="utf-8") as fh:
         for row in all_rows:
             fh.write(json.dumps({"t": t_win, **row}) + "\n")
