@@ -179,3 +179,34 @@ def test_store_ack_is_replayed(exercise: dict[str, Path], capsys: pytest.Capture
     assert (state["id"], state["state"]) == (first["id"], "acknowledged")
     assert main(["store", "ack", "A99999", "--operator", "kim", "--db", db]) == 2
     assert "no active alert" in capsys.readouterr().err
+
+
+def test_alerts_timeline_reads_at_80_columns() -> None:
+    from skyfence.assess.timeline import alerts_list
+    from skyfence.model import Alert, AlertState, ThreatLevel
+
+    reason = "FPV 0.92, RF-silent, 30 m/s toward Site B, 44 s to zone, P(enter) 0.97, launch ~2.2 km W"
+    alerts = [
+        Alert(
+            id=f"A{k:05d}",
+            t=100.0 + k,
+            track_id=k,
+            zone_id="site-b",
+            level=ThreatLevel.CRITICAL if k % 10 == 0 else ThreatLevel.MEDIUM,
+            state=AlertState.NEW,
+            time_to_zone=44.0,
+            reason=reason,
+        )
+        for k in range(50)
+    ]
+    for width in (80, 120):
+        console = Console(record=True, width=width)
+        console.print(alerts_list(alerts, limit=8))
+        text = console.export_text()
+        lines = text.splitlines()
+        assert all(len(line.rstrip()) <= width for line in lines)
+        # The reason reads as words on its own indented line(s), not a narrow column.
+        assert any(line.startswith(" " * 9 + "FPV 0.92, RF-silent, 30 m/s") for line in lines)
+        # The five critical alerts are kept first; the rest is counted.
+        assert sum("critical" in line for line in lines) == 5
+        assert "42 more transitions not shown" in text
