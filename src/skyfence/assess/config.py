@@ -69,7 +69,7 @@ class AssessConfig(BaseModel):
         "is below this",
     )
     bearing_only_factor: float = Field(
-        0.5, ge=0, le=1, description="hostility factor for a track held by RF bearings alone"
+        0.25, ge=0, le=1, description="hostility factor for a track held by RF bearings alone"
     )
     below_ground_m: float = Field(
         30.0,
