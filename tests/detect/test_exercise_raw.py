@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 
 from skyfence.cli import main
+from skyfence.model.records import read_sensors
 
 #: Three FPVs (analog, ELRS 2.4 GHz, fibre) and a relay carrying an ELRS 900 MHz FPV; a
 #: two-band direction finder, a 900 MHz one and a microphone array. The fibre FPV starts
@@ -70,6 +71,7 @@ def test_rf_recordings_detect_the_emitting_links(scenario: Path, tmp_path: Path)
     args = ["exercise", "raw", str(scenario), "--out", str(out), "--start", "5", "--duration", "0.25"]
     assert main([*args, "--sample-rate", "10e6", "--sensor", "rf-a", "--sensor", "rf-b", "--json"]) == 0
     truth = _lines(out / "raw_truth.jsonl")
+    assert {s.id for s in read_sensors(out / "sensors.json").sensors} == {"rf-a", "rf-b", "mic-a"}
     # Fibre FPVs radiate nothing: no recording lists them.
     assert "fiber-1" not in {r["name"] for r in truth}
     rec = {(r["sensor"], r["band"]) for r in truth}
