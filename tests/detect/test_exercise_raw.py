@@ -141,6 +141,8 @@ def test_too_large_a_window_is_refused(scenario: Path, tmp_path: Path) -> None:
     assert res.returncode == 2 and "ends after the exercise" in res.stderr
     res = subprocess.run([*cmd, "--sensor", "nope"], capture_output=True, text=True, timeout=60)
     assert res.returncode == 2 and "nope" in res.stderr
+    assert main(["exercise", "raw", str(scenario), "--out", str(out), "--elements", "0"]) == 2
+    assert not out.exists()
 
 
 def test_wifi_background_is_in_the_truth_and_annotations(scenario: Path, tmp_path: Path) -> None:

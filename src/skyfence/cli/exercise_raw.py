@@ -58,7 +58,9 @@ def register(app: typer.Typer) -> None:
             )
         except ValidationError as exc:
             err = exc.errors()[0]
-            raise ConfigError(str(err["msg"]), field=".".join(str(p) for p in err["loc"])) from None
+            name = str(err["loc"][0]) if err["loc"] else ""
+            option = {"start_s": "start", "duration_s": "duration", "max_bytes": "max-mb"}.get(name, name)
+            raise ConfigError(str(err["msg"]), field="--" + option.replace("_", "-")) from None
         size = raw_size(sc, cfg)
         if size > 500e6 and size <= cfg.max_bytes:
             err_console.print(f"[yellow]warning:[/yellow] writing {size / 1e6:.0f} MB of raw recordings")
