@@ -34,6 +34,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -221,6 +222,13 @@ def fts_namespace(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[in
         log.close()
 
 
+def _attrs(xml: str, path: str) -> dict[str, str]:
+    """The attributes of the element at ``path`` in a routed event, as FTS wrote them."""
+    el = ET.fromstring(xml).find(path)
+    assert el is not None, f"no {path} in {xml}"
+    return dict(el.attrib)
+
+
 def test_tak_server_routes_tracks_alerts_and_areas(fts_namespace: tuple[int, Path]) -> None:
     inner, tmp = fts_namespace
     run = subprocess.run(
@@ -246,11 +254,18 @@ def test_tak_server_routes_tracks_alerts_and_areas(fts_namespace: tuple[int, Pat
     lat, lon, _ = SITE.to_wgs84([100.0, 50.0, 60.0])
     assert math.isclose(track["lat"], lat, abs_tol=1e-6) and math.isclose(track["lon"], lon, abs_tol=1e-6)
     assert track["stale_s"] > 0
+    assert _attrs(track["xml"], "detail/track") == {"course": "90", "speed": "20"}
     marker = routed["skyfence-test.alert.A00001"]
     assert marker["type"] == "b-m-p-s-p-i"
-    # FreeTAKServer 2.2.1 re-serialises events from its own model and drops <remarks>;
-    # the callsign (level, track, zone, time to zone) is what reaches its clients.
     assert marker["callsign"] == "CRITICAL T7 → site-b 41s"
-    assert routed["skyfence-test.launch.7"]["type"] == "u-d-c-e"
+    # FreeTAKServer 2.2.1 re-serialises events from its own model: the <remarks> element
+    # comes out as an attribute of <detail>, so the reason reaches clients, though not where
+    # CoT readers look for it; the link to the track stays.
+    assert _attrs(marker["xml"], "detail").get("remarks") == "[new] FPV 0.92, 41 s to zone"
+    assert _attrs(marker["xml"], "detail/link") == {"uid": "skyfence-test.track.7", "relation": "p-p"}
+    area = routed["skyfence-test.launch.7"]
+    assert area["type"] == "u-d-c-e"
+    ellipse = _attrs(area["xml"], "detail/shape/ellipse")
+    assert (ellipse["major"], ellipse["minor"]) == ("250", "80")
     # What FTS wrote stayed in the test's temp dir: its /opt/fts and /opt overlay.
     assert any((tmp / "fts").iterdir()), "FTS wrote nothing to /opt/fts: was the bind mount used?"
