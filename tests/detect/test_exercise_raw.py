@@ -17,7 +17,7 @@ import pytest
 from skyfence.cli import main
 from skyfence.model.records import read_sensors
 
-#: Three FPVs (analog, ELRS 2.4 GHz, fibre) and a relay carrying an ELRS 900 MHz FPV; a
+#: Four FPVs (analog and digital OFDM video, ELRS 2.4 GHz, fibre) and a relay carrying an ELRS 900 MHz FPV; a
 #: two-band direction finder, a 900 MHz one and a microphone array. The fibre FPV starts
 #: next to the microphones and the radio FPVs a kilometre out.
 SCENARIO = """
@@ -36,6 +36,8 @@ targets:
      altitude_agl_m: 30, link: analog_5g8}
   - {name: elrs-1, behaviour: fpv, launch: [-900, 700], aim: [0, 0], cruise_speed: 20,
      altitude_agl_m: 30, link: elrs_2g4}
+  - {name: ofdm-1, behaviour: fpv, launch: [1200, -500], aim: [0, 0], cruise_speed: 20,
+     altitude_agl_m: 40, link: digital_ofdm}
   - {name: fiber-1, behaviour: fpv, launch: [60, -60], waypoints: [[3000, -3000]], cruise_speed: 5,
      altitude_agl_m: 15, link: fiber}
   - {name: relay-1, behaviour: relay, launch: [-1500, 1500], station: [-1400, 1400], altitude_agl_m: 80,
@@ -68,8 +70,8 @@ def scenario(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def test_rf_recordings_detect_the_emitting_links(scenario: Path, tmp_path: Path) -> None:
     out = tmp_path / "raw"
-    args = ["exercise", "raw", str(scenario), "--out", str(out), "--start", "5", "--duration", "0.25"]
-    assert main([*args, "--sample-rate", "10e6", "--sensor", "rf-a", "--sensor", "rf-b", "--json"]) == 0
+    args = ["exercise", "raw", str(scenario), "--out", str(out), "--start", "5", "--duration", "0.15"]
+    assert main([*args, "--sensor", "rf-a", "--sensor", "rf-b", "--json"]) == 0
     truth = _lines(out / "raw_truth.jsonl")
     assert {s.id for s in read_sensors(out / "sensors.json").sensors} == {"rf-a", "rf-b", "mic-a"}
     # Fibre FPVs radiate nothing: no recording lists them.
@@ -78,12 +80,16 @@ def test_rf_recordings_detect_the_emitting_links(scenario: Path, tmp_path: Path)
     assert rec == {("rf-a", "2g4"), ("rf-a", "5g8"), ("rf-b", "900")}
     relay_rows = [r for r in truth if r["band"] == "900" and r["relay"]]
     assert [r["name"] for r in relay_rows] == ["relay-1"]  # it re-transmits its client's link
-    expected = {("rf-a", "2g4"): "elrs", ("rf-a", "5g8"): "analog_video", ("rf-b", "900"): "elrs"}
-    for (sensor, band), proto in expected.items():
+    expected = {
+        ("rf-a", "2g4"): {"elrs"},
+        ("rf-a", "5g8"): {"analog_video", "digital_ofdm"},
+        ("rf-b", "900"): {"elrs"},
+    }
+    for (sensor, band), protos in expected.items():
         meta = out / f"{sensor}_{band}.sigmf-meta"
         doc = json.loads(meta.read_text())
         labels = {a["core:label"].split()[0] for a in doc["annotations"]}
-        assert labels == {proto}
+        assert labels == protos
         for a in doc["annotations"]:
             assert a["core:freq_lower_edge"] < a["core:freq_upper_edge"]
             assert a["core:sample_count"] > 0
@@ -93,7 +99,7 @@ def test_rf_recordings_detect_the_emitting_links(scenario: Path, tmp_path: Path)
         events = _lines(dets.with_name(dets.name.removesuffix(".jsonl") + ".events.jsonl"))
         named = [e for e in events if e["protocol"] != "unknown"]
         assert len(named) >= 0.8 * len(events) and named
-        assert {e["protocol"] for e in named} == {proto}
+        assert {e["protocol"] for e in named} == protos
         live = [r for r in truth if r["sensor"] == sensor and r["band"] == band and r["contributes"]]
         for e in named:
             err = min(_angle_diff(math.degrees(e["az"]), r["az_deg"]) for r in live)
@@ -107,7 +113,7 @@ def test_rf_recordings_detect_the_emitting_links(scenario: Path, tmp_path: Path)
         assert sum(r["n_emissions"] for r in reports) == len(events)
         assert 1 <= len(reports) <= len(events) // 4
         for rep in reports:
-            if rep["protocol"] == proto:
+            if rep["protocol"] in protos:
                 err = min(_angle_diff(math.degrees(rep["z"][0]), r["az_deg"]) for r in live)
                 assert err < RF_TOL_DEG
 

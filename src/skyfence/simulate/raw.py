@@ -202,32 +202,35 @@ def _rf_sources(truth: Truth, t: float) -> list[_Source]:
 
 
 def _channels(emitters: list[tuple[_Source, float]], fs: float) -> list[float | None]:
-    """Frequency offsets inside the capture: wide links packed side by side about the
-    centre, ELRS links hopping over four channels in what is left (None: no room)."""
+    """Frequency offsets inside the capture (None: no room). Video and OFDM links (all at
+    5.8 GHz) are spread across the capture with equal gaps between them, so FM skirts
+    disturb their neighbours as little as the capture allows; one alone sits at the
+    centre. ELRS links (900 MHz / 2.4 GHz, never in a recording with video) hop over the
+    whole capture (:func:`_hop_set`)."""
+    out: list[float | None] = [0.0] * len(emitters)
     wide = [k for k, (s, _) in enumerate(emitters) if LINK_WAVEFORM[s.link][0] != "elrs"]
-    guard = 1.5e6
-    widths = [LINK_WAVEFORM[emitters[k][0].link][2] + guard for k in wide]
-    total = sum(widths)
-    out: list[float | None] = [None] * len(emitters)
-    cursor = -total / 2.0
-    for k, w in zip(wide, widths, strict=True):
-        centre = cursor + w / 2.0
-        if abs(centre) + (w - guard) / 2.0 <= 0.45 * fs:
-            out[k] = centre
-        cursor += w
-    for k in range(len(emitters)):
-        if k not in wide:
-            out[k] = 0.0  # hop set chosen by the caller
+    span = 0.9 * fs
+    widths = [LINK_WAVEFORM[emitters[k][0].link][2] for k in wide]
+    # Keep the first emitters that fit side by side with at least 0.5 MHz between them.
+    fit = 0
+    while fit < len(wide) and sum(widths[: fit + 1]) + 0.5e6 * fit <= span:
+        fit += 1
+    for k in wide[fit:]:
+        out[k] = None
+    if fit == 1:
+        out[wide[0]] = 0.0
+    elif fit > 1:
+        gap = (span - sum(widths[:fit])) / (fit - 1)
+        cursor = -span / 2.0
+        for k, w in zip(wide[:fit], widths[:fit], strict=True):
+            out[k] = cursor + w / 2.0
+            cursor += w + gap
     return out
 
 
-def _hop_set(emitters: list[tuple[_Source, float]], fs: float) -> list[float]:
-    wide = sum(LINK_WAVEFORM[s.link][2] + 1.5e6 for s, _ in emitters if LINK_WAVEFORM[s.link][0] != "elrs")
-    lo = wide / 2.0 + 0.5e6 if wide else -0.4 * fs
-    hi = 0.45 * fs - 0.5e6
-    if hi - lo < 1.5e6:
-        lo = -0.4 * fs  # no room beside the video links: hop over the whole capture
-    return [float(f) for f in np.linspace(lo, hi, 4)]
+def _hop_set(fs: float) -> list[float]:
+    """Four ELRS hop channels across the capture (a real hop set spans the band)."""
+    return [float(f) for f in np.linspace(-0.4 * fs, 0.4 * fs, 4)]
 
 
 def _iso(epoch: float) -> str:
@@ -294,7 +297,7 @@ def _record_rf(
             contrib.append((s, min(snr, 60.0)))
         rows.append(row)
     offsets = _channels(contrib, fs)
-    hops = _hop_set(contrib, fs)
+    hops = _hop_set(fs)
     emitters: list[Emitter] = []
     kept: list[int] = []
     live = [r for r in rows if r["contributes"]]
