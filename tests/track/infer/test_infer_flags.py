@@ -195,3 +195,23 @@ def test_slow_or_bird_like_tracks_are_not_a_swarm() -> None:
         lik = np.tile([0.2, 0.2, 0.2, 1.0, 0.1, 0.2], (5, 1))
         res = inf.update(view(t, [1, 2, 3, 4, 5], x, reg, cls_lik=lik))
     assert (res.group_id == -1).all()
+
+
+def test_decoys_loitering_above_a_swarm_are_not_its_members() -> None:
+    # Two decoys at 120 m fly over the same ground as a four-FPV swarm skimming at 25 m,
+    # on the same course: heights known to a few metres keep them out of its group.
+    reg = registry()
+    inf = TrackInference(sensors=reg)
+    offsets = np.array([[0, 0], [60, 0], [0, 60], [60, 60], [30, 20], [90, 40]], dtype=float)
+    heights = np.array([25.0, 25.0, 25.0, 25.0, 120.0, 120.0])
+    P = np.broadcast_to(np.diag([25.0, 25.0, 25.0, 1.0, 1.0, 1.0]), (6, 6, 6)).copy()
+    for k in range(30):
+        t = float(k)
+        x = np.zeros((6, 6))
+        x[:, :2] = [-3000.0 + 28.0 * t, 2000.0] + offsets
+        x[:, 2] = heights
+        x[:, 3:5] = [28.0, 0.0]
+        res = inf.update(view(t, [1, 2, 3, 4, 7, 8], x, reg, P=P))
+    g = res.group_id
+    assert (g[:4] == g[0]).all() and g[0] >= 0
+    assert (g[4:] != g[0]).all()

@@ -186,7 +186,7 @@ class TrackInference:
         )
         self._relay_flag = rel.relay.copy()
         self._relay_ids = ids.copy()
-        group = self._swarm.update(ids, x, status, prob, view.t, last_update)
+        group = self._swarm.update(ids, x, status, prob, view.t, last_update, P[:, 2, 2])
         attrs: dict[str, NDArray[Any]] = {
             "speed_mps": kin.column("speed").copy(),
             "height_agl_m": np.asarray(kin.height, dtype=np.float64).copy(),

@@ -430,6 +430,15 @@ class SwarmConfig(_Strict):
         1.5, ge=1, description="thresholds are relaxed by this factor for pairs already grouped"
     )
     min_size: int = Field(3, ge=2, description="smallest group that is a swarm")
+    max_height_diff_m: float = Field(
+        50.0,
+        gt=0,
+        description="largest height difference between neighbours when both heights are known: decoys "
+        "loitering at 120 m over the same ground as a swarm skimming at 20 m are not its members",
+    )
+    height_known_sigma_m: float = Field(
+        30.0, gt=0, description="a height is known when its standard deviation is under this"
+    )
     passive_recent_s: float = Field(
         8.0, gt=0, description="members must have been updated by a passive sensor this recently"
     )

@@ -39,6 +39,7 @@ class SwarmGrouping:
         cls_prob: NDArray[np.float64],
         t: float = 0.0,
         last_passive: NDArray[np.float64] | None = None,
+        height_var: NDArray[np.float64] | None = None,
     ) -> NDArray[np.int64]:
         c = self.config
         s = self.state
@@ -62,8 +63,13 @@ class SwarmGrouping:
         )
         cand = np.flatnonzero(eligible)
         group = np.full(n, -1, dtype=np.int64)
+        if height_var is None:
+            height_var = np.full(n, np.inf)
+        known_h = np.asarray(height_var, dtype=np.float64).reshape(n) <= c.height_known_sigma_m**2
         if cand.size >= c.min_size:
-            pos = x[cand, :3]
+            # Horizontal neighbours; heights are compared apart, and only where both are
+            # known (a 2-D track's height is a placeholder).
+            pos = x[cand, :2]
             tree = cKDTree(pos)
             pairs = tree.query_pairs(c.max_distance_m * c.keep_factor, output_type="ndarray")
             if pairs.size:
@@ -78,7 +84,14 @@ class SwarmGrouping:
                 ang = np.arccos(np.clip(cosang, -1.0, 1.0))
                 dv = np.abs(si - sj)
                 tol_v = np.maximum(c.max_speed_diff_mps, c.max_speed_diff_frac * 0.5 * (si + sj))
-                ok = (dist <= c.max_distance_m * k) & (ang <= c.max_heading_diff_rad * k) & (dv <= tol_v * k)
+                dh = np.abs(x[gi, 2] - x[gj, 2])
+                level = ~(known_h[gi] & known_h[gj]) | (dh <= c.max_height_diff_m * k)
+                ok = (
+                    (dist <= c.max_distance_m * k)
+                    & (ang <= c.max_heading_diff_rad * k)
+                    & (dv <= tol_v * k)
+                    & level
+                )
                 m = cand.size
                 graph = coo_matrix((np.ones(int(ok.sum())), (i[ok], j[ok])), shape=(m, m)).tocsr()
                 _, labels = connected_components(graph, directed=False)
