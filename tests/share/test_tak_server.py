@@ -17,8 +17,9 @@ on 0.0.0.0 and writes under /opt. So the test session
   with takproto and printed as JSON for the assertions here.
 
 Everything FTS started dies with the test (its process group, then anything left in its
-network namespace), also on failure. It skips only where it cannot run: no PyPI to build
-the venv from, or no namespaces (not root and no user namespaces).
+network namespace), also on failure. It skips only where it cannot run: no package index
+to build the venv from, no Python 3.11 for the lock, or no namespaces (neither root nor
+user namespaces; without root, only the user-namespace path is untested).
 """
 
 from __future__ import annotations
@@ -89,6 +90,17 @@ def _pypi_reachable() -> str | None:
         return f"{index}: {exc}"
 
 
+def _base_python() -> str:
+    """A Python 3.11 to make the venv with: the lock was resolved (and FTS 2.2.1's old
+    pins have wheels) for 3.11."""
+    if sys.version_info[:2] == (3, 11):
+        return sys.executable
+    found = shutil.which("python3.11")
+    if found is None:
+        pytest.skip("fts-requirements.txt is a lock for Python 3.11 and no python3.11 is on PATH")
+    return found
+
+
 def _fts_python(log_dir: Path) -> Path:
     """The venv's python, building the venv first if missing or out of date."""
     digest = hashlib.sha256(REQUIREMENTS.read_bytes() + sys.version.encode()).hexdigest()[:16]
@@ -102,7 +114,7 @@ def _fts_python(log_dir: Path) -> Path:
         log = log_dir / "fts-pip.log"
         t0 = time.monotonic()
         with log.open("w") as out:
-            subprocess.run([sys.executable, "-m", "venv", str(VENV)], check=True, stdout=out, stderr=out)
+            subprocess.run([_base_python(), "-m", "venv", str(VENV)], check=True, stdout=out, stderr=out)
             pip = subprocess.run(
                 [str(python), "-m", "pip", "install", "--no-input", "-r", str(REQUIREMENTS)],
                 stdout=out,
@@ -120,7 +132,7 @@ def _fts_python(log_dir: Path) -> Path:
         return python
 
 
-def _namespace_prefix() -> list[str]:
+def _namespace_prefix(scratch: Path) -> list[str]:
     """``unshare`` arguments for private network and mount namespaces, or skip."""
     args = ["unshare", "--net", "--mount", "--fork"]
     if os.geteuid() != 0:
@@ -128,10 +140,22 @@ def _namespace_prefix() -> list[str]:
     for tool in ("unshare", "nsenter", "ip"):
         if shutil.which(tool) is None:
             pytest.skip(f"{tool} not found (util-linux/iproute2; scripts/system-deps.sh installs them)")
-    probe = subprocess.run([*args, "ip", "link", "set", "lo", "up"], capture_output=True, text=True)
+    probe = subprocess.run(
+        [*args, "sh", "-c", 'ip link set lo up && mount -t tmpfs tmpfs "$1"', "probe", str(scratch)],
+        capture_output=True,
+        text=True,
+    )
     if probe.returncode != 0:
         pytest.skip(f"cannot make private network/mount namespaces: {probe.stderr.strip()}")
     return args
+
+
+def _enter(pid: int) -> list[str]:
+    """``nsenter`` arguments into the network namespace of ``pid`` (and, without root, into
+    the user namespace that owns it, keeping our own uid)."""
+    if os.geteuid() == 0:
+        return ["nsenter", "-t", str(pid), "--net"]
+    return ["nsenter", "-t", str(pid), "--user", "--net", "--preserve-credentials"]
 
 
 def _net_ns(pid: int) -> int:
@@ -168,8 +192,8 @@ def _kill_namespace(proc: subprocess.Popen[bytes], ns: int | None) -> None:
 @pytest.fixture(scope="module")
 def fts_namespace(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[int, Path]]:
     """FreeTAKServer running in private namespaces: (pid inside them, its temp dir)."""
-    prefix = _namespace_prefix()
     tmp = tmp_path_factory.mktemp("fts")
+    prefix = _namespace_prefix(tmp)
     python = _fts_python(tmp)
     log = (tmp / "fts.log").open("w")
     fts = [
@@ -232,7 +256,7 @@ def _attrs(xml: str, path: str) -> dict[str, str]:
 def test_tak_server_routes_tracks_alerts_and_areas(fts_namespace: tuple[int, Path]) -> None:
     inner, tmp = fts_namespace
     run = subprocess.run(
-        ["nsenter", f"--net=/proc/{inner}/ns/net", sys.executable, str(CLIENT), str(COT_PORT)],
+        [*_enter(inner), sys.executable, str(CLIENT), str(COT_PORT)],
         capture_output=True,
         text=True,
         timeout=300,
