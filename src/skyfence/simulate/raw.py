@@ -463,7 +463,9 @@ def _record_audio(
                 "az_deg": round(math.degrees(az), 3),
                 "el_deg": round(math.degrees(el), 3),
                 "level_db": round(level, 2),
-                "snr_db": round(level - noise_db, 2),
+                "snr_db": round(level - noise_db, 2),  # per microphone
+                # What the simulator's acoustic model compares with threshold_db.
+                "array_snr_db": round(level - noise_db + spec.array_gain_db, 2),
                 "contributes": True,
             }
         )
