@@ -264,3 +264,38 @@ def test_detect_rf_from_stdin(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -
     assert main(["detect", "rf", str(meta), "--stdin", "--out", str(out), "--json"]) == 0
     ev = [json.loads(line) for line in (tmp_path / "p.events.jsonl").read_text().splitlines()]
     assert [e["protocol"] for e in ev] == ["digital_ofdm", "digital_ofdm"]
+
+
+def test_stdin_stream_flushes_its_last_report_interval(
+    tmp_path: Path, square_array: tuple[Path, np.ndarray], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A live stream that ends mid-interval still reports that interval's bearings, the same
+    as reading the finished file does."""
+    import io
+    import sys
+
+    path, _ = square_array
+    el = np.array(json.loads(path.read_text())["elements"]) * 0.04
+    path.write_text(json.dumps({"sensor_id": "df-2", "elements": el.tolist()}))
+    cfg = RfDetectorConfig()
+    scene = synthesize(
+        [Emitter("analog_video", -3e6, 15.0, az=math.radians(120.0))],
+        sample_rate=FS,
+        n=3 * cfg.block_len,
+        rng=np.random.default_rng(5),
+        frequency=5.8e9,
+        positions=el,
+    )
+    meta = tmp_path / "live.sigmf-meta"
+    write_sigmf(meta, 0.1 * scene.samples, FS, frequency=5.8e9, datatype="ci16_le")
+    data = meta.with_suffix(".sigmf-data").read_bytes()
+    from_file = tmp_path / "file.jsonl"
+    assert main(["detect", "rf", str(meta), "--out", str(from_file), "--array", str(path), "--json"]) == 0
+    live = tmp_path / "live.jsonl"
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(data)))
+    args = ["detect", "rf", str(meta), "--out", str(live), "--array", str(path), "--stdin", "--json"]
+    assert main([*args, "--idle-timeout", "0.2"]) == 0
+    (want,) = read_detections(from_file)
+    (got,) = read_detections(live)
+    assert len(got) == len(want) >= 1
+    np.testing.assert_allclose(got.z, want.z)

@@ -41,18 +41,20 @@ def run_rf(
     array: Path | None = None,
     sensor_id: str | None = None,
     idle_timeout: float = 2.0,
+    report_interval: float | None = None,
     show_progress: bool = False,
 ) -> dict[str, Any]:
     """Detect emissions in a SigMF recording; returns counts per protocol for the caller."""
     from skyfence.cli._common import progress
-    from skyfence.detect.rf import emission_records, read_array
+    from skyfence.detect.rf import RfDetectorConfig, emission_records, read_array
     from skyfence.detect.rf.stream import detect_recording, detector_for
     from skyfence.model.records import detection_records, write_jsonl
     from skyfence.sources.sigmf import open_sigmf
 
     rec = open_sigmf(meta)
     geom = read_array(array) if array is not None else None
-    det = detector_for(rec, array=geom, sensor_id=sensor_id)
+    config = None if report_interval is None else RfDetectorConfig(report_interval_s=report_interval)
+    det = detector_for(rec, config, array=geom, sensor_id=sensor_id)
     stream = sys.stdin.buffer if stdin else None
     counts: dict[str, int] = {}
     n_det = 0
@@ -66,14 +68,15 @@ def run_rf(
             for em in detect_recording(rec, det, follow=follow, stream=stream, idle_timeout=idle_timeout):
                 if len(em):
                     write_jsonl(fh_ev, emission_records(em))
-                    dets = em.to_detections()
-                    if len(dets):
-                        n_det += write_jsonl(fh_det, detection_records(dets))
                     for p in em.protocol:
                         counts[str(p)] = counts.get(str(p), 0) + 1
-                    if follow or stdin:
-                        fh_ev.flush()
-                        fh_det.flush()
+                # Reports of an interval may close on a block with no emission of its own.
+                dets = em.to_detections()
+                if len(dets):
+                    n_det += write_jsonl(fh_det, detection_records(dets))
+                if follow or stdin:
+                    fh_ev.flush()
+                    fh_det.flush()
                 if bar is not None and task is not None:
                     bar.advance(task)
         finally:
@@ -163,6 +166,10 @@ def register(app: typer.Typer) -> None:
         idle_timeout: Annotated[
             float, typer.Option(help="--follow ends after this long without data (s)")
         ] = 2.0,
+        report_interval: Annotated[
+            float | None,
+            typer.Option(min=0.0, help="one bearing report per emitter per this many seconds (0: every one)"),
+        ] = None,
         json_out: Annotated[bool, typer.Option("--json", help="summary as a JSON line")] = False,
     ) -> None:
         """Detect RF emissions (ELRS, analog/digital video, Wi-Fi, narrowband) in IQ samples."""
@@ -177,6 +184,7 @@ def register(app: typer.Typer) -> None:
             array=array,
             sensor_id=sensor_id,
             idle_timeout=idle_timeout,
+            report_interval=report_interval,
             show_progress=not json_out and not follow and not stdin,
         )
         if json_out:

@@ -8,6 +8,8 @@ import math
 from collections.abc import Callable, Iterator
 from typing import IO
 
+import numpy as np
+
 from skyfence.detect.rf.bearing import ArrayGeometry
 from skyfence.detect.rf.detector import Emissions, RfDetector, RfDetectorConfig
 from skyfence.detect.rf.report import ReportThinner
@@ -76,6 +78,7 @@ def detect_recording(
     thin = ReportThinner(detector.sensor_id, detector.config.report_interval_s)
     live = follow or stream is not None
     held: Emissions | None = None  # a finished file: one block held back to carry the flush
+    last: Emissions | None = None  # a live stream: the last block, to carry what is pending at its end
     for blk in rec.blocks(block, follow=follow, idle_timeout=idle_timeout, stop=stop, stream=stream):
         if blk.samples.shape[1] < block:
             continue  # a short tail cannot be judged against the block's noise floor
@@ -84,11 +87,17 @@ def detect_recording(
         em = detector.detect(blk.samples, blk.t0)
         em = dataclasses.replace(em, reports=thin.add(em, blk.t0 + block / rec.sample_rate))
         if live:
+            last = em
             yield em
             continue
         if held is not None:
             yield held
         held = em
+    if live and last is not None:
+        # The stream ended: the reports of its last interval go out with no emission repeated.
+        pending = thin.flush()
+        if len(pending):
+            yield dataclasses.replace(last.take(np.zeros(0, np.int64)), reports=pending)
     if held is not None:
         pending = thin.flush()
         reports = held.to_detections()
