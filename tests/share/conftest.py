@@ -2,10 +2,9 @@
 the stream into CoT XML documents and TAK protobuf messages and parses every one with
 takproto, as a TAK server would.
 
-FreeTAKServer 2.2.1 cannot be a test dependency (it needs its own venv with an old
-opentelemetry pinned, writes to /opt/fts and binds its HTTP API on 0.0.0.0), so every
-run uses this receiver; ``test_tak_server.py`` runs against a real FreeTAKServer when
-``SKYFENCE_FTS_PYTHON`` names one.
+FreeTAKServer 2.2.1 cannot be a dependency of the project's venv (it pins old libraries),
+so most CoT tests use this receiver; ``test_tak_server.py`` also runs a real FreeTAKServer
+from its own venv inside private network and mount namespaces.
 """
 
 from __future__ import annotations

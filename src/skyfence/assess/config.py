@@ -4,12 +4,9 @@ pydantic model (loadable from YAML) built once by the driver and passed down."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from skyfence.errors import ConfigError
 from skyfence.model.alert import ThreatLevel
 from skyfence.model.classes import CLASSES
 
@@ -129,18 +126,6 @@ class AssessConfig(BaseModel):
 
     @classmethod
     def from_yaml(cls, path: str | Path) -> AssessConfig:
-        p = Path(path)
-        try:
-            raw: Any = yaml.safe_load(p.read_text(encoding="utf-8")) or {}
-        except OSError as exc:
-            raise ConfigError(f"cannot read: {exc.strerror or exc}", path=p) from None
-        except yaml.YAMLError as exc:
-            raise ConfigError(f"invalid YAML: {exc}", path=p) from None
-        if not isinstance(raw, dict):
-            raise ConfigError("expected a mapping of settings", path=p)
-        try:
-            return cls.model_validate(raw)
-        except ValidationError as exc:
-            err = exc.errors()[0]
-            field = ".".join(str(x) for x in err["loc"])
-            raise ConfigError(err["msg"], path=p, field=field) from None
+        from skyfence.settings import load_settings
+
+        return load_settings(cls, path, "assessment settings")

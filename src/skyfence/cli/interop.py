@@ -300,17 +300,6 @@ def register(app: typer.Typer) -> None:
 
 def _load_model(model: Any, path: Path | None) -> Any:
     """A pydantic settings model from YAML (defaults when no file)."""
-    if path is None:
-        return model()
-    import yaml
-    from pydantic import ValidationError
+    from skyfence.settings import load_settings
 
-    try:
-        doc = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except (OSError, yaml.YAMLError) as exc:
-        raise ConfigError(f"cannot read settings: {exc}", path=path) from None
-    try:
-        return model.model_validate(doc)
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        raise ConfigError(first["msg"], path=path, field=".".join(str(x) for x in first["loc"])) from None
+    return load_settings(model, path)

@@ -294,20 +294,9 @@ def load_stage_config(value: str | Path | dict[str, Any] | None, stage: str) -> 
 
 
 def _load_yaml_dict(path: str | Path | None, what: str) -> dict[str, Any] | None:
-    if path is None:
-        return None
-    import yaml
+    from skyfence.settings import read_yaml_mapping
 
-    p = Path(path)
-    try:
-        doc = yaml.safe_load(p.read_text(encoding="utf-8")) or {}
-    except OSError as exc:
-        raise ConfigError(f"cannot read {what}: {exc.strerror or exc}", path=p) from None
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"invalid YAML: {exc}", path=p) from None
-    if not isinstance(doc, dict):
-        raise ConfigError("expected a mapping at the top level", path=p)
-    return doc
+    return None if path is None else read_yaml_mapping(path, what)
 
 
 def load_score_config(path: str | Path | None) -> ScoreConfig:

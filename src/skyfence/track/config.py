@@ -5,10 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from skyfence.errors import ConfigError, SkyfenceError
+from skyfence.errors import SkyfenceError
 from skyfence.track.infer.config import InferConfig
 
 __all__ = [
@@ -123,18 +122,6 @@ class TrackerConfig(_Strict):
 
     @classmethod
     def from_yaml(cls, path: str | Path) -> TrackerConfig:
-        p = Path(path)
-        try:
-            doc = yaml.safe_load(p.read_text(encoding="utf-8")) or {}
-        except OSError as exc:
-            raise ConfigError(f"cannot read file: {exc.strerror or exc}", path=p) from None
-        except yaml.YAMLError as exc:
-            raise ConfigError(f"invalid YAML: {exc}", path=p) from None
-        if not isinstance(doc, dict):
-            raise ConfigError("expected a mapping at the top level", path=p)
-        try:
-            return cls.model_validate(doc)
-        except ValidationError as exc:
-            err = exc.errors()[0]
-            field = ".".join(str(x) for x in err["loc"])
-            raise ConfigError(err["msg"], path=p, field=field) from None
+        from skyfence.settings import load_settings
+
+        return load_settings(cls, path, "tracker settings")
