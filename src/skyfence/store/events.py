@@ -50,6 +50,22 @@ EventKind = Literal["detections", "tracks", "alert", "action"]
 EVENT_KINDS: tuple[str, ...] = ("detections", "tracks", "alert", "action")
 
 
+def _events_query(
+    placeholder: str, kind: str | None, after_seq: int, limit: int | None
+) -> tuple[str, list[Any]]:
+    """The events query in the driver's parameter style (``?`` SQLite, ``%s`` psycopg)."""
+    sql = f"SELECT seq, t, kind, key, payload FROM events WHERE seq > {placeholder}"
+    args: list[Any] = [after_seq]
+    if kind is not None:
+        sql += f" AND kind = {placeholder}"
+        args.append(kind)
+    sql += " ORDER BY seq"
+    if limit is not None:
+        sql += f" LIMIT {placeholder}"
+        args.append(int(limit))
+    return sql, args
+
+
 class StoreError(SkyfenceError):
     """The event store cannot be opened or written."""
 
@@ -197,15 +213,7 @@ class SqliteStore:
     def events(
         self, kind: str | None = None, after_seq: int = 0, limit: int | None = None
     ) -> Iterator[Event]:
-        sql = "SELECT seq, t, kind, key, payload FROM events WHERE seq > ?"
-        args: list[Any] = [after_seq]
-        if kind is not None:
-            sql += " AND kind = ?"
-            args.append(kind)
-        sql += " ORDER BY seq"
-        if limit is not None:
-            sql += " LIMIT ?"
-            args.append(int(limit))
+        sql, args = _events_query("?", kind, after_seq, limit)
         with self._lock:
             rows = self._db.execute(sql, args).fetchall()
         for seq, t, k, key, payload in rows:
@@ -272,15 +280,7 @@ class PostgresStore:
     def events(
         self, kind: str | None = None, after_seq: int = 0, limit: int | None = None
     ) -> Iterator[Event]:
-        sql = "SELECT seq, t, kind, key, payload FROM events WHERE seq > %s"
-        args: list[Any] = [after_seq]
-        if kind is not None:
-            sql += " AND kind = %s"
-            args.append(kind)
-        sql += " ORDER BY seq"
-        if limit is not None:
-            sql += " LIMIT %s"
-            args.append(int(limit))
+        sql, args = _events_query("%s", kind, after_seq, limit)
         with self._lock, self._db.transaction(), self._db.cursor() as cur:
             cur.execute(sql, args)
             rows = cur.fetchall()
