@@ -47,9 +47,8 @@ def register(app: typer.Typer) -> None:
         """Assess track snapshots against zones; every alert transition is written out."""
         from skyfence.assess import AllowList, AssessConfig, Assessor
         from skyfence.assess.run import run_assessment
-        from skyfence.cli._common import console, emit_json, progress
+        from skyfence.cli._common import console, emit_json, parse_site, progress
         from skyfence.errors import ConfigError, FormatError
-        from skyfence.geo import Site
         from skyfence.model.geojson import zones_from_geojson
         from skyfence.model.records import read_sensors, read_tracks
         from skyfence.model.terrain import Terrain
@@ -59,11 +58,7 @@ def register(app: typer.Typer) -> None:
         if sensors is not None:
             the_site = read_sensors(sensors).site
         elif site is not None:
-            try:
-                parts = [float(v) for v in site.split(",")]
-                the_site = Site(*parts)
-            except (TypeError, ValueError) as exc:
-                raise ConfigError(f"expected LAT,LON[,ALT]: {exc}", field="--site") from None
+            the_site = parse_site(site)
         else:
             raise ConfigError("the site origin is needed: give --sensors SENSORS.json or --site LAT,LON")
         zone_list = zones_from_geojson(zones, the_site)

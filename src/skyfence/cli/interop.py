@@ -10,28 +10,15 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from skyfence.cli._common import parse_site
 from skyfence.errors import ConfigError
 
 if TYPE_CHECKING:
-    from skyfence.geo import Site
     from skyfence.model.detections import Detections
 
-__all__ = ["parse_host_port", "parse_site", "register"]
+__all__ = ["parse_host_port", "register"]
 
 _SITE_HELP = "Site origin LAT,LON[,ALT] (degrees, metres above the WGS84 ellipsoid)."
-
-
-def parse_site(text: str) -> Site:
-    from skyfence.geo import Site
-
-    parts = text.split(",")
-    try:
-        if len(parts) not in (2, 3):
-            raise ValueError("expected LAT,LON[,ALT]")
-        vals = [float(p) for p in parts]
-        return Site(vals[0], vals[1], vals[2] if len(vals) == 3 else 0.0)
-    except ValueError as exc:
-        raise ConfigError(f"{exc} (got {text!r})", field="--site") from None
 
 
 def parse_host_port(text: str, option: str = "--to") -> tuple[str, int]:

@@ -9,24 +9,9 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 if TYPE_CHECKING:
-    from skyfence.geo import Site
+    pass
 
-__all__ = ["parse_site", "register"]
-
-
-def parse_site(text: str) -> Site:
-    """``LAT,LON[,ALT]`` in degrees and metres; ConfigError names the option."""
-    from skyfence.errors import ConfigError
-    from skyfence.geo import Site
-
-    parts = [p.strip() for p in text.split(",")]
-    try:
-        if len(parts) not in (2, 3):
-            raise ValueError("expected LAT,LON or LAT,LON,ALT")
-        values = [float(p) for p in parts]
-        return Site(*values)
-    except ValueError as exc:
-        raise ConfigError(f"{exc} (got {text!r})", field="--site") from None
+__all__ = ["register"]
 
 
 def register(app: typer.Typer) -> None:
@@ -56,7 +41,7 @@ def register(app: typer.Typer) -> None:
         json_out: Annotated[bool, typer.Option("--json", help="JSON lines on stdout.")] = False,
     ) -> None:
         """Decode Open Drone ID (Wi-Fi beacon, NAN, Bluetooth) and DJI DroneID; flag spoofing."""
-        from skyfence.cli._common import console, emit_json, progress
+        from skyfence.cli._common import console, emit_json, parse_site, progress
         from skyfence.detect.remoteid import (
             check_plausibility,
             default_site,
