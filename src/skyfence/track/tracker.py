@@ -29,10 +29,12 @@ from skyfence.model.terrain import Terrain
 from skyfence.model.tracks import Tracks, TrackStatus
 from skyfence.model.zone import Zone
 from skyfence.track.assign import gnn, jpda
+from skyfence.track.columns import TrackColumns, manage_rows
 from skyfence.track.config import InvalidDetectionError, TrackerConfig, UnknownSensorError
 from skyfence.track.filters import cholesky, combine, mixture_update, predict
-from skyfence.track.gate import gate, gate_threshold
+from skyfence.track.gate import DENSE_PAIRS_LINEAR, gate, gate_threshold
 from skyfence.track.initiate import BearingPool, point_states, triangulate
+from skyfence.track.linear_gnn import linear_gnn_step
 from skyfence.track.motion import mode_count, mode_matrices, mode_transition
 from skyfence.track.view import AssocBatch, Inference, InferResult, TrackView, uniform_result
 
@@ -113,10 +115,20 @@ def _frozen(a: NDArray[Any], dtype: Any) -> NDArray[Any]:
     return out
 
 
+_UNIFORM: dict[int, InferResult] = {}
+
+
 def _uniform(n: int) -> InferResult:
-    res = uniform_result(n)
-    for arr in (res.cls_prob, res.rf_silent, res.relay, res.relay_id, res.group_id):
-        arr.flags.writeable = False
+    """Uniform classes and no flags for ``n`` tracks: read-only, so shared between
+    snapshots of the same size."""
+    res = _UNIFORM.get(n)
+    if res is None:
+        res = uniform_result(n)
+        for arr in (res.cls_prob, res.rf_silent, res.relay, res.relay_id, res.group_id):
+            arr.flags.writeable = False
+        if len(_UNIFORM) > 256:
+            _UNIFORM.clear()
+        _UNIFORM[n] = res
     return res
 
 
@@ -199,6 +211,9 @@ class Tracker:
         self.terrain = terrain
         self.stats = TrackerStats()
         self._M = mode_count(self.config.motion)
+        self._mu0 = np.ones(self._M) if self._M == 1 else np.array([0.7, 0.1, 0.1, 0.1])
+        status0 = _CONFIRMED if self.config.management.confirm_m <= 1 else _TENTATIVE
+        self._store = TrackColumns(self._M, 0, self._mu0, int(status0))
         self._names: list[str] = []
         self._info: dict[str, _SensorInfo] = {}
         self._auto: list[Sensor] = []
@@ -208,7 +223,6 @@ class Tracker:
         self._t = -math.inf
         self._newest = -math.inf
         self._next_id = 1
-        self._cols = self._blank(0)
         self._heap: list[tuple[float, int, Detections]] = []
         self._seq = 0
         self._seen_t = -math.inf
@@ -217,8 +231,21 @@ class Tracker:
         self._assoc: list[tuple[str, NDArray[np.int64], Detections]] = []
         self._dirty = True
         self._last: Tracks | None = None
-        self._mu0 = np.ones(self._M) if self._M == 1 else np.array([0.7, 0.1, 0.1, 0.1])
-        self._template = self._new_template(64)
+        self._no_q = np.zeros((6, 6))
+        #: Compiled whole-step paths where a batch allows one (tests turn them off to
+        #: compare with the general step).
+        self._fast_paths = True
+        mc = self.config.management
+        self._manage_args = (
+            mc.confirm_m,
+            mc.confirm_n,
+            mc.delete_misses,
+            mc.min_coast_s,
+            mc.max_coast_s,
+            mc.max_position_sigma_m**2,
+            mc.floor_m,
+            mc.ceiling_m,
+        )
         self._motion_dt = math.nan
         self._motion: tuple[NDArray[np.float64], ...] = ()
         self._infer: Inference | None = inference
@@ -238,7 +265,7 @@ class Tracker:
         return self._t
 
     def __len__(self) -> int:
-        return int(self._cols["id"].shape[0])
+        return self._store.n
 
     def update(self, detections: Detections | Sequence[Detections]) -> Tracks:
         """Take one or more batches; return every live track at the latest processed time."""
@@ -265,9 +292,7 @@ class Tracker:
         )
         self._names.append(s.id)
         self._info[s.id] = info
-        if "seen" in getattr(self, "_cols", {}):
-            seen = self._cols["seen"]
-            self._cols["seen"] = np.concatenate([seen, np.full((seen.shape[0], 1), -np.inf)], axis=1)
+        self._store.add_sensor()
         return info
 
     def _sensor(self, det: Detections) -> _SensorInfo | None:
@@ -370,29 +395,6 @@ class Tracker:
 
     # -- state columns ----------------------------------------------------------------
 
-    def _blank(self, n: int) -> dict[str, NDArray[Any]]:
-        M, S = self._M, len(self._names)
-        return {
-            "id": np.zeros(n, np.int64),
-            "xm": np.zeros((n, M, 6)),
-            "Pm": np.zeros((n, M, 6, 6)),
-            "mu": np.zeros((n, M)),
-            "status": np.zeros(n, np.int8),
-            "born": np.zeros(n),
-            "last": np.zeros(n),
-            "seen": np.full((n, S), -np.inf),
-            "hist": np.zeros(n, np.uint64),
-            "nopp": np.zeros(n, np.int64),
-            "misses": np.zeros(n, np.int64),
-            "identity": np.zeros(n, dtype="<U32"),
-            "cls_lik": np.ones((n, N_CLASSES)),
-            "mask": np.zeros(n, np.uint64),
-            "hobs": np.zeros(n, dtype=bool),
-            "rid": np.full((n, 3), np.nan),
-            "op": np.full((n, 3), np.nan),
-            "spoof": np.zeros(n, dtype=bool),
-        }
-
     def _append(
         self,
         x: NDArray[np.float64],
@@ -402,50 +404,32 @@ class Tracker:
         identity: NDArray[np.str_] | None,
         cls_lik: NDArray[np.float64] | None,
     ) -> NDArray[np.int64]:
+        """Start ``len(x)`` tracks; the store's spare rows already hold every other
+        starting value (status, mode probabilities, counters, no identity)."""
         k = x.shape[0]
-        M = self._M
         ids = np.arange(self._next_id, self._next_id + k, dtype=np.int64)
         self._next_id += k
-        S = len(self._names)
-        tmpl = self._template
-        if tmpl["seen"].shape[1] != S or tmpl["id"].shape[0] < k:
-            tmpl = self._template = self._new_template(max(k, 64))
-        # Constant columns are slices of a template; concatenate copies them once.
-        new = {key: v[:k] for key, v in tmpl.items()}
-        new["id"] = ids
-        new["xm"] = x[:, None, :] if M == 1 else np.repeat(x[:, None, :], M, axis=1)
-        new["Pm"] = P[:, None, :, :] if M == 1 else np.repeat(P[:, None, :, :], M, axis=1)
-        new["born"] = new["last"] = np.full(k, t)
-        if S > 1 or sensor.index != 0:
-            seen = np.full((k, S), -np.inf)
-            seen[:, sensor.index] = t
-            new["seen"] = seen
-            new["mask"] = np.full(k, np.uint64(1) << np.uint64(sensor.index), dtype=np.uint64)
-        else:
-            new["seen"] = new["born"][:, None]
+        store = self._store
+        store.reserve(k)
+        b, lo = store.buf, store.n
+        hi = lo + k
+        b["id"][lo:hi] = ids
+        b["xm"][lo:hi] = x[:, None, :]
+        b["Pm"][lo:hi] = P[:, None, :, :]
+        b["born"][lo:hi] = t
+        b["last"][lo:hi] = t
+        b["seen"][lo:hi, sensor.index] = t
+        b["mask"][lo:hi] = np.uint64(1) << np.uint64(sensor.index)
         if identity is not None:
-            new["identity"] = identity.astype("<U32")
+            b["ident"][lo:hi] = [store.code(s) if s else 0 for s in identity.tolist()]
         if cls_lik is not None:
-            new["cls_lik"] = cls_lik
-        cols = self._cols
-        self._cols = {key: np.concatenate([cols[key], new[key]], dtype=cols[key].dtype) for key in cols}
+            b["cls_lik"][lo:hi] = cls_lik
+        store.n = hi
         self.stats.tracks_started += k
         return ids
 
-    def _new_template(self, k: int) -> dict[str, NDArray[Any]]:
-        """Columns of ``k`` fresh rows with the values every new track starts with."""
-        new = self._blank(k)
-        new["mu"][:] = self._mu0
-        new["status"][:] = _CONFIRMED if self.config.management.confirm_m <= 1 else _TENTATIVE
-        new["hist"][:] = 1
-        new["nopp"][:] = 1
-        new["mask"][:] = 1  # sensor 0; others set their own bit
-        for v in new.values():
-            v.flags.writeable = False
-        return new
-
     def _combined(self) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
-        c = self._cols
+        c = self._store.view()
         if self._M == 1:
             return c["xm"][:, 0], c["Pm"][:, 0]
         return combine(c["xm"], c["Pm"], c["mu"])
@@ -467,21 +451,32 @@ class Tracker:
         self.stats.detections += len(det)
         self._dirty = True
         cfg = self.config
-        c = self._cols
-        n = c["id"].shape[0]
+        identity = _identity_of(det)
+        if (
+            self._fast_paths
+            and self._M == 1
+            and det.kind == "position"
+            and cfg.association.method == "gnn"
+            and identity is None
+            and det.cls_lik is None
+            and det.dim in (2, 3)
+        ):
+            self._step_linear_gnn(det, sensor, t)
+            return
+        store = self._store
+        c = store.view()
+        n = store.n
         if n and t > self._t:
-            dt = t - self._t
-            if self._motion_dt != dt:
-                self._motion = (*mode_matrices(dt, cfg.motion), mode_transition(dt, cfg.motion))
-                self._motion_dt = dt
-            F, Q, Pi = self._motion
-            c["xm"], c["Pm"], c["mu"] = predict(c["xm"], c["Pm"], c["mu"], F, Q, Pi)
+            F, Q, Pi = self._motion_for(t - self._t)
+            xm, Pm, mu = predict(c["xm"], c["Pm"], c["mu"], F, Q, Pi)
+            store.store("xm", xm)
+            store.store("Pm", Pm)
+            store.store("mu", mu)
         self._t = t
 
         k = len(det)
         spos = sensor.position
         det_track = np.full(k, -1, dtype=np.int64)  # row per detection (this step)
-        identity = _identity_of(det)
         pair_t: list[NDArray[np.int64]] = []
         pair_d: list[NDArray[np.int64]] = []
         pair_b: list[NDArray[np.float64]] = []
@@ -491,8 +486,11 @@ class Tracker:
 
         # Hard identity first: a known serial / ICAO goes to its own track.
         if identity is not None and n:
-            known = {s: i for i, s in enumerate(c["identity"].tolist()) if s}
-            rows = np.array([known.get(s, -1) if s else -1 for s in identity.tolist()], dtype=np.int64)
+            known = {code: i for i, code in enumerate(c["ident"].tolist()) if code}
+            codes = store.codes
+            rows = np.array(
+                [known.get(codes.get(s, -1), -1) if s else -1 for s in identity.tolist()], dtype=np.int64
+            )
             forced = np.flatnonzero(rows >= 0)
             if forced.size:
                 # One detection per track and step: keep the first of repeated serials.
@@ -537,7 +535,7 @@ class Tracker:
             ti, dj = rows[g.track], sub[g.det]
             d2, ll = g.d2, g.loglik
             if identity is not None and ti.size:
-                ok = (c["identity"][ti] == "") | (identity[dj] == "")
+                ok = (c["ident"][ti] == 0) | (identity[dj] == "")
                 ti, dj, d2, ll = ti[ok], dj[ok], d2[ok], ll[ok]
             tentative = c["status"][ti] == _TENTATIVE
             for stage in (~tentative, tentative):
@@ -570,7 +568,7 @@ class Tracker:
         dr = np.concatenate(pair_d) if pair_d else np.zeros(0, np.int64)
         br = np.concatenate(pair_b) if pair_b else np.zeros(0)
         if tr.size:
-            c["xm"], c["Pm"], c["mu"] = mixture_update(
+            xm, Pm, mu = mixture_update(
                 c["xm"],
                 c["Pm"],
                 c["mu"],
@@ -584,6 +582,9 @@ class Tracker:
                 cfg.association.nonlinear,
                 one_to_one=cfg.association.method == "gnn",
             )
+            store.store("xm", xm)
+            store.store("Pm", Pm)
+            store.store("mu", mu)
             free_det[dr] = False
         hit = np.zeros(n, dtype=bool)
         hit[tr] = True
@@ -615,7 +616,7 @@ class Tracker:
                 np.multiply.at(c["cls_lik"], rows, lik)
             if identity is not None:
                 bind = identity[assoc] != ""
-                c["identity"][rows[bind]] = identity[assoc][bind]
+                c["ident"][rows[bind]] = [store.code(s) for s in identity[assoc][bind].tolist()]
         # Opportunities: a hit, or silence from a sensor that sees every target it can
         # (not RF / Remote ID / ADS-B) and that has itself seen this track lately. Range,
         # field of view, radar cross-section and terrain all decide what a sensor can
@@ -671,7 +672,7 @@ class Tracker:
         got = ids_out >= 0
         if not got.any():
             return
-        c = self._cols
+        c = self._store.view()
         rows = np.searchsorted(c["id"], ids_out[got])  # ids only grow: the id column is sorted
         if gives_height:
             c["hobs"][rows] = True
@@ -697,7 +698,7 @@ class Tracker:
         errors make up a height."""
         if rows.size == 0:
             return
-        c = self._cols
+        c = self._store.view()
         m = self.config.management
         lo, hi = m.unobserved_height_band_m
         xm = c["xm"][rows]
@@ -756,10 +757,11 @@ class Tracker:
             # The partner bearing's sensor saw it too.
             other = pool.sensor[tri.old]
             rows = np.arange(len(self) - ids.size, len(self))
-            self._cols["seen"][rows, other] = pool.t[tri.old]
+            c = self._store.view()
+            c["seen"][rows, other] = pool.t[tri.old]
             # An elevation of either bearing measured the height.
-            self._cols["hobs"][rows] = np.isfinite(pool.el[tri.old]) | (part.dim == 2)
-            self._cols["mask"][rows] |= np.uint64(1) << other.astype(np.uint64)
+            c["hobs"][rows] = np.isfinite(pool.el[tri.old]) | (part.dim == 2)
+            c["mask"][rows] |= np.uint64(1) << other.astype(np.uint64)
             keep_old = np.ones(len(pool), dtype=bool)
             keep_old[tri.old] = False
             pool = pool.take(keep_old)
@@ -769,56 +771,113 @@ class Tracker:
         return out
 
     def _manage(self, t: float) -> None:
-        """M-of-N confirmation, coasting and deletion."""
-        c = self._cols
-        n = c["id"].shape[0]
+        """M-of-N confirmation, coasting and deletion (one compiled pass, then compaction)."""
+        store = self._store
+        n = store.n
         if n == 0:
             return
-        m = self.config.management
-        window = np.uint64((1 << m.confirm_n) - 1)
-        hits = np.bitwise_count(c["hist"] & window).astype(np.int64)
-        status = c["status"]
-        age = t - c["last"]
-        misses = c["misses"]
-        tent = status == _TENTATIVE
-        # Tentative tracks not confirmed now: dropped once they cannot reach M of N, or
-        # when silent for half the coasting time.
-        pending = tent & (hits < m.confirm_m)
-        drop = pending & (
-            (np.minimum(c["nopp"], m.confirm_n) - hits > m.confirm_n - m.confirm_m)
-            | (age > m.max_coast_s / 2.0)
+        b = store.buf
+        keep = np.empty(n, dtype=bool)
+        dropped = manage_rows(
+            n,
+            t,
+            b["status"],
+            b["last"],
+            b["hist"],
+            b["nopp"],
+            b["misses"],
+            b["xm"],
+            b["Pm"],
+            b["ident"],
+            *self._manage_args,
+            keep,
         )
-        drop |= (misses >= m.delete_misses) & (age >= m.min_coast_s) & ~pending
-        drop |= age > m.max_coast_s
-        Pm = c["Pm"]
-        if self._M == 1:
-            var_h = Pm[:, 0, 0, 0] + Pm[:, 0, 1, 1]
-            height = c["xm"][:, 0, 2]
-            var_u = Pm[:, 0, 2, 2]
-        else:
-            var_h = (Pm[:, :, 0, 0] + Pm[:, :, 1, 1]).max(axis=1)
-            height = c["xm"][:, :, 2].max(axis=1)
-            var_u = Pm[:, :, 2, 2].max(axis=1)
-        drop |= var_h > m.max_position_sigma_m**2
-        # A track without identity that has clearly left the height band is a ghost.
-        sd3 = 3.0 * np.sqrt(var_u)
-        out = (height - sd3 > m.ceiling_m) | (height + sd3 < m.floor_m)
-        if out.any():
-            drop |= out & (c["identity"] == "")
-        status[:] = np.where(pending, _TENTATIVE, np.where(misses > 0, _COASTING, _CONFIRMED))
-        if drop.any():
-            keep = ~drop
-            self._cols = {key: v[keep] for key, v in c.items()}
-            self.stats.tracks_deleted += n - int(self._cols["id"].shape[0])
+        if dropped:
+            self.stats.tracks_deleted += store.compact(keep)
+
+    def _motion_for(self, dt: float) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]:
+        """``F``, ``Q``, ``Pi`` of a step of ``dt`` seconds (kept while steps repeat)."""
+        if self._motion_dt != dt:
+            cfg = self.config.motion
+            self._motion = (*mode_matrices(dt, cfg), mode_transition(dt, cfg))
+            self._motion_dt = dt
+        F, Q, Pi = self._motion
+        return F, Q, Pi
+
+    def _step_linear_gnn(self, det: Detections, sensor: _SensorInfo, t: float) -> None:
+        """Point detections, single-mode tracks, GNN: the whole step in one compiled pass
+        (:mod:`skyfence.track.linear_gnn`), which does what the general step does."""
+        store = self._store
+        k = len(det)
+        store.reserve(k)
+        n = store.n
+        b = store.buf
+        dt = t - self._t if n and t > self._t else 0.0
+        Q = self._motion_for(dt)[1][0] if dt > 0.0 else self._no_q
+        acfg = self.config.association
+        m = self.config.management
+        total, started, dropped, ids_out = linear_gnn_step(
+            np.ascontiguousarray(det.z, dtype=np.float64),
+            np.ascontiguousarray(det.R, dtype=np.float64),
+            t,
+            dt,
+            Q,
+            sensor.position,
+            sensor.max_range,
+            sensor.index,
+            sensor.counts_misses,
+            gate_threshold(acfg.gate_probability, det.dim),
+            DENSE_PAIRS_LINEAR,
+            acfg.max_gate_m,
+            m.miss_window_s,
+            m.initial_speed_sigma_m_s**2,
+            m.unobserved_height_var,
+            self._next_id,
+            *self._manage_args,
+            n,
+            b["id"],
+            b["xm"],
+            b["Pm"],
+            b["mu"],
+            b["status"],
+            b["born"],
+            b["last"],
+            b["seen"],
+            b["hist"],
+            b["nopp"],
+            b["misses"],
+            b["ident"],
+            b["cls_lik"],
+            b["mask"],
+            b["hobs"],
+            b["rid"],
+            b["op"],
+            b["spoof"],
+            store.mu0,
+            store.status0,
+        )
+        store.n = total
+        self._t = t
+        self._next_id += started
+        self.stats.tracks_started += started
+        self.stats.tracks_deleted += dropped
+        if self._infer is not None:  # only inference reads where detections went
+            self._assoc.append((det.sensor_id, ids_out, det))
 
     # -- output -----------------------------------------------------------------------
 
     def _snapshot(self) -> Tracks:
         if not self._dirty and self._last is not None:
             return self._last
-        c = self._cols
-        n = c["id"].shape[0]
-        x, P = self._combined()
+        store = self._store
+        c = store.view()
+        n = store.n
+        xv, Pv = self._combined()
+        # Copies, read-only: readers may keep them while the state moves on.
+        x, P = _frozen(xv, np.float64), _frozen(Pv, np.float64)
+        identity = store.identity_strings(c["ident"])
+        identity.flags.writeable = False
+        c["identity"] = identity
         # Measured by some sensor, and still known well enough to be worth reading.
         sd_max = self.config.management.height_observed_sigma_m
         height_observed = c["hobs"] & (P[:, 2, 2] <= sd_max * sd_max)
@@ -832,19 +891,18 @@ class Tracker:
                 pos = np.minimum(np.searchsorted(live, ids), max(n - 1, 0))
                 found = (ids >= 0) & (n > 0) & (live[pos] == ids) if n else np.zeros(ids.size, bool)
                 assoc.append(AssocBatch(sid, np.where(found, pos, -1).astype(np.int64), det))
-            # Copies, read-only: inference may keep the view while the state moves on.
             view = TrackView(
                 t=self._t,
                 ids=_frozen(c["id"], np.int64),
-                x=_frozen(x, np.float64),
-                P=_frozen(P, np.float64),
+                x=x,
+                P=P,
                 status=_frozen(c["status"], np.int8),
                 age_s=_frozen(self._t - c["born"], np.float64),
                 last_update_t=_frozen(c["last"], np.float64),
                 last_seen_by=_frozen(c["seen"], np.float64),
                 sensors=registry,
                 cls_lik=_frozen(c["cls_lik"], np.float64),
-                identity=_frozen(c["identity"], np.str_),
+                identity=identity,
                 assoc=tuple(assoc),
                 height_observed=height_observed,
                 spoofed=_frozen(c["spoof"], np.bool_),

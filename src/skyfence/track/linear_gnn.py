@@ -1,0 +1,523 @@
+"""One compiled pass for the commonest batch: point detections (``position``, 2-D or
+3-D) from one sensor, constant-velocity tracks, global nearest neighbour.
+
+It does what the tracker's general step does for such a batch, in the same order and
+with the same formulas: predict every track, gate (chi-square on ``S = P_zz + R``, with
+the coarse radius of :mod:`skyfence.track.gate` once the problem is large), assign firm
+tracks first and tentative ones to what is left (minimum total cost, a missed track
+costing the gate), Kalman-update, count hits and missed opportunities, start one-point
+tracks from the unassigned detections, then confirm, coast and delete. A small scan
+(ten targets) costs a few microseconds here against about 0.3 ms as a sequence of numpy
+calls, whose fixed per-call cost dominated. A test runs both paths on the same data and
+requires the same tracks.
+
+Assignment splits the gated pairs into connected components (union-find); a component
+of one pair is settled at once and larger ones are solved exactly by the shortest
+augmenting path method (Hungarian, ``O(n^2 m)``) on the component's own small matrix.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numpy.typing import NDArray
+
+from skyfence._jit import kernel
+from skyfence.track.columns import _compact, manage_rows
+
+__all__ = ["linear_gnn_step", "min_cost_assignment"]
+
+
+@kernel
+def min_cost_assignment(C: NDArray[np.float64]) -> NDArray[np.int64]:
+    """Column of each row in a minimum-cost assignment of ``C [n, m]``, ``n <= m``
+    (shortest augmenting paths with dual potentials)."""
+    n, m = C.shape
+    u = np.zeros(n + 1)
+    v = np.zeros(m + 1)
+    p = np.zeros(m + 1, np.int64)
+    way = np.zeros(m + 1, np.int64)
+    minv = np.empty(m + 1)
+    used = np.empty(m + 1, np.bool_)
+    for i in range(1, n + 1):
+        p[0] = i
+        j0 = 0
+        minv[:] = np.inf
+        used[:] = False
+        while True:
+            used[j0] = True
+            i0 = p[j0]
+            delta = np.inf
+            j1 = 0
+            for j in range(1, m + 1):
+                if not used[j]:
+                    cur = C[i0 - 1, j - 1] - u[i0] - v[j]
+                    if cur < minv[j]:
+                        minv[j] = cur
+                        way[j] = j0
+                    if minv[j] < delta:
+                        delta = minv[j]
+                        j1 = j
+            for j in range(m + 1):
+                if used[j]:
+                    u[p[j]] += delta
+                    v[j] -= delta
+                else:
+                    minv[j] -= delta
+            j0 = j1
+            if p[j0] == 0:
+                break
+        while True:
+            j1 = way[j0]
+            p[j0] = p[j1]
+            j0 = j1
+            if j0 == 0:
+                break
+    out = np.full(n, -1, np.int64)
+    for j in range(1, m + 1):
+        if p[j] != 0:
+            out[p[j] - 1] = j - 1
+    return out
+
+
+@kernel
+def _find(parent: NDArray[np.int64], a: int) -> int:
+    r = a
+    while parent[r] != r:
+        r = parent[r]
+    while parent[a] != r:  # path compression
+        nxt = parent[a]
+        parent[a] = r
+        a = nxt
+    return r
+
+
+@kernel
+def _mahalanobis(S: NDArray[np.float64], nu: NDArray[np.float64], m: int) -> float:
+    """Squared Mahalanobis distance of ``nu`` under ``S`` (inf if not positive definite),
+    by the same formulas as :func:`skyfence.track.filters.gaussian_loglik`."""
+    if m == 2:
+        a, b, c = S[0, 0], S[0, 1], S[1, 1]
+        det = a * c - b * b
+        if not (a > 0.0 and det > 0.0):
+            return np.inf
+        return float((c * nu[0] * nu[0] - 2.0 * b * nu[0] * nu[1] + a * nu[1] * nu[1]) / det)
+    a = S[0, 0]
+    if not a > 0.0:
+        return np.inf
+    l00 = math.sqrt(a)
+    l10 = S[1, 0] / l00
+    d = S[1, 1] - l10 * l10
+    if not d > 0.0:
+        return np.inf
+    l11 = math.sqrt(d)
+    l20 = S[2, 0] / l00
+    l21 = (S[2, 1] - l20 * l10) / l11
+    d = S[2, 2] - l20 * l20 - l21 * l21
+    if not d > 0.0:
+        return np.inf
+    l22 = math.sqrt(d)
+    y0 = nu[0] / l00
+    y1 = (nu[1] - l10 * y0) / l11
+    y2 = (nu[2] - l20 * y0 - l21 * y1) / l22
+    d2 = y0 * y0 + y1 * y1 + y2 * y2
+    return float(d2) if np.isfinite(d2) else np.inf
+
+
+@kernel
+def _kf_update(
+    x: NDArray[np.float64], P: NDArray[np.float64], z: NDArray[np.float64], R: NDArray[np.float64]
+) -> None:
+    """Kalman update in place of ``x [6]``, ``P [6,6]`` by a point ``z [m]`` (``H`` picks
+    the first ``m`` coordinates), as :func:`skyfence.track.filters.mixture_update` does."""
+    m = z.shape[0]
+    S = np.empty((m, m))
+    for a in range(m):
+        for b in range(m):
+            S[a, b] = P[a, b] + R[a, b]
+    nu = np.empty(m)
+    for a in range(m):
+        nu[a] = z[a] - x[a]
+    gain = np.zeros((6, m))
+    if m == 2:
+        a_, b_, c_ = S[0, 0], S[0, 1], S[1, 1]
+        det = a_ * c_ - b_ * b_
+        i00, i11, i01 = c_ / det, a_ / det, -b_ / det
+        for r in range(6):
+            gain[r, 0] = P[r, 0] * i00 + P[r, 1] * i01
+            gain[r, 1] = P[r, 0] * i01 + P[r, 1] * i11
+    else:
+        Sinv = np.linalg.inv(S)
+        for r in range(6):
+            for c in range(m):
+                acc = 0.0
+                for k in range(m):
+                    acc += P[r, k] * Sinv[k, c]
+                gain[r, c] = acc
+    for r in range(6):
+        acc = 0.0
+        for c in range(m):
+            acc += gain[r, c] * nu[c]
+        x[r] += acc
+    Pu = np.empty((6, 6))
+    for r in range(6):
+        for c in range(6):
+            acc = 0.0
+            for k in range(m):
+                acc += gain[r, k] * P[c, k]
+            Pu[r, c] = P[r, c] - acc
+    for r in range(6):
+        for c in range(6):
+            P[r, c] = 0.5 * (Pu[r, c] + Pu[c, r])
+
+
+@kernel
+def _solve_stage(
+    pt: NDArray[np.int64],
+    pd: NDArray[np.int64],
+    pc: NDArray[np.float64],
+    n_pairs: int,
+    n: int,
+    k: int,
+    miss_cost: float,
+    det_track: NDArray[np.int64],
+) -> None:
+    """Minimum-cost one-to-one assignment of the pairs ``(pt, pd, pc)[:n_pairs]`` (a
+    missed track costs ``miss_cost``); writes ``det_track``."""
+    if n_pairs == 0:
+        return
+    tc = np.zeros(n, np.int64)
+    dc = np.zeros(k, np.int64)
+    for p in range(n_pairs):
+        tc[pt[p]] += 1
+        dc[pd[p]] += 1
+    parent = np.arange(n + k)
+    hard = 0
+    for p in range(n_pairs):
+        if tc[pt[p]] == 1 and dc[pd[p]] == 1:
+            if pc[p] < miss_cost:
+                det_track[pd[p]] = pt[p]
+            continue
+        ra = _find(parent, pt[p])
+        rb = _find(parent, n + pd[p])
+        if ra != rb:
+            parent[ra] = rb
+        hard += 1
+    if hard == 0:
+        return
+    idx = np.empty(hard, np.int64)
+    root = np.empty(hard, np.int64)
+    h = 0
+    for p in range(n_pairs):
+        if tc[pt[p]] == 1 and dc[pd[p]] == 1:
+            continue
+        idx[h] = p
+        root[h] = _find(parent, pt[p])
+        h += 1
+    order = np.argsort(root, kind="mergesort")
+    tmap = np.full(n, -1, np.int64)
+    dmap = np.full(k, -1, np.int64)
+    start = 0
+    while start < hard:
+        stop = start
+        r0 = root[order[start]]
+        while stop < hard and root[order[stop]] == r0:
+            stop += 1
+        nt = 0
+        nd = 0
+        for q in range(start, stop):
+            p = idx[order[q]]
+            if tmap[pt[p]] < 0:
+                tmap[pt[p]] = nt
+                nt += 1
+            if dmap[pd[p]] < 0:
+                dmap[pd[p]] = nd
+                nd += 1
+        C = np.full((nt, nd + nt), miss_cost * 4.0 + 1.0)
+        for a in range(nt):
+            C[a, nd + a] = miss_cost
+        rows = np.empty(nt, np.int64)
+        cols = np.empty(nd, np.int64)
+        for q in range(start, stop):
+            p = idx[order[q]]
+            a, b = tmap[pt[p]], dmap[pd[p]]
+            C[a, b] = pc[p]
+            rows[a] = pt[p]
+            cols[b] = pd[p]
+        col = min_cost_assignment(C)
+        for a in range(nt):
+            b = col[a]
+            if b < nd and C[a, b] < miss_cost:
+                det_track[cols[b]] = rows[a]
+        for a in range(nt):
+            tmap[rows[a]] = -1
+        for b in range(nd):
+            dmap[cols[b]] = -1
+        start = stop
+
+
+@kernel
+def linear_gnn_step(
+    z: NDArray[np.float64],
+    R: NDArray[np.float64],
+    t: float,
+    dt: float,
+    Q: NDArray[np.float64],
+    spos: NDArray[np.float64],
+    max_range: float,
+    si: int,
+    counts_misses: bool,
+    thr: float,
+    dense_pairs: int,
+    max_gate_m: float,
+    miss_window_s: float,
+    speed_var: float,
+    unobserved_height_var: float,
+    next_id: int,
+    confirm_m: int,
+    confirm_n: int,
+    delete_misses: int,
+    min_coast_s: float,
+    max_coast_s: float,
+    max_var_h: float,
+    floor_m: float,
+    ceiling_m: float,
+    n: int,
+    id_: NDArray[np.int64],
+    xm: NDArray[np.float64],
+    Pm: NDArray[np.float64],
+    mu: NDArray[np.float64],
+    status: NDArray[np.int8],
+    born: NDArray[np.float64],
+    last: NDArray[np.float64],
+    seen: NDArray[np.float64],
+    hist: NDArray[np.uint64],
+    nopp: NDArray[np.int64],
+    misses: NDArray[np.int64],
+    ident: NDArray[np.int64],
+    cls_lik: NDArray[np.float64],
+    mask: NDArray[np.uint64],
+    hobs: NDArray[np.bool_],
+    rid: NDArray[np.float64],
+    op: NDArray[np.float64],
+    spoof: NDArray[np.bool_],
+    mu0: NDArray[np.float64],
+    status0: np.int8,
+) -> tuple[int, int, int, NDArray[np.int64]]:
+    """One batch on single-mode tracks in the column store (capacity for ``n + len(z)``
+    rows is the caller's job). Returns the new live count, tracks started, tracks
+    deleted and the track id each detection went to or started (``-1``: none)."""
+    k, m = z.shape
+    finite_range = np.isfinite(max_range)
+    # -- predict (constant velocity, by block as filters.predict does) ----------------
+    if dt > 0.0:
+        for i in range(n):
+            x = xm[i, 0]
+            P = Pm[i, 0]
+            for a in range(3):
+                x[a] += dt * x[a + 3]
+            for a in range(3):
+                for b in range(6):
+                    P[a, b] += dt * P[a + 3, b]
+            for a in range(6):
+                for b in range(3):
+                    P[a, b] += dt * P[a, b + 3]
+            for a in range(6):
+                for b in range(6):
+                    P[a, b] += Q[a, b]
+    # -- gate ---------------------------------------------------------------------------
+    rows = np.empty(n, np.int64)
+    nr = 0
+    for i in range(n):
+        if finite_range:
+            P = Pm[i, 0]
+            spread = 3.0 * math.sqrt(P[0, 0] + P[1, 1] + P[2, 2])
+            dist = math.sqrt(
+                (xm[i, 0, 0] - spos[0]) ** 2 + (xm[i, 0, 1] - spos[1]) ** 2 + (xm[i, 0, 2] - spos[2]) ** 2
+            )
+            if not dist <= max_range + spread:
+                continue
+        rows[nr] = i
+        nr += 1
+    coarse = nr * k > dense_pairs
+    g = math.sqrt(thr)
+    det_r = 0.0
+    if coarse:
+        worst = 0.0
+        for j in range(k):
+            worst = max(worst, max(R[j, 0, 0], R[j, 1, 1]) + abs(R[j, 0, 1]))
+        det_r = g * math.sqrt(worst)
+    order = np.argsort(z[:, 0])
+    se = z[order, 0]
+    cap = max(64, 4 * (nr + k))
+    pt = np.empty(cap, np.int64)
+    pd = np.empty(cap, np.int64)
+    pc = np.empty(cap)
+    n_pairs = 0
+    S = np.empty((m, m))
+    nu = np.empty(m)
+    for q in range(nr):
+        i = rows[q]
+        P = Pm[i, 0]
+        lo, hi = 0, k
+        radius = np.inf
+        if coarse:
+            trk_r = g * math.sqrt(max(P[0, 0], P[1, 1]) + abs(P[0, 1]))
+            radius = min(trk_r + det_r, max_gate_m)
+            lo = np.searchsorted(se, xm[i, 0, 0] - radius, side="left")
+            hi = np.searchsorted(se, xm[i, 0, 0] + radius, side="right")
+        for w in range(lo, hi):
+            j = order[w] if coarse else w
+            de = xm[i, 0, 0] - z[j, 0]
+            dn = xm[i, 0, 1] - z[j, 1]
+            if coarse and not de * de + dn * dn <= radius * radius:
+                continue
+            for a in range(m):
+                nu[a] = z[j, a] - xm[i, 0, a]
+                for b in range(m):
+                    S[a, b] = P[a, b] + R[j, a, b]
+            d2 = _mahalanobis(S, nu, m)
+            if not d2 <= thr:
+                continue
+            if n_pairs == cap:
+                cap *= 2
+                pt2 = np.empty(cap, np.int64)
+                pd2 = np.empty(cap, np.int64)
+                pc2 = np.empty(cap)
+                pt2[:n_pairs] = pt[:n_pairs]
+                pd2[:n_pairs] = pd[:n_pairs]
+                pc2[:n_pairs] = pc[:n_pairs]
+                pt, pd, pc = pt2, pd2, pc2
+            pt[n_pairs] = i
+            pd[n_pairs] = j
+            pc[n_pairs] = d2
+            n_pairs += 1
+    # -- assign: firm tracks first, tentative ones to what is left ----------------------
+    det_track = np.full(k, -1, np.int64)
+    miss_cost = thr + 1e-9
+    st = np.empty(n_pairs, np.int64)
+    sd = np.empty(n_pairs, np.int64)
+    sc = np.empty(n_pairs)
+    for stage in range(2):
+        ns = 0
+        for p in range(n_pairs):
+            firm = status[pt[p]] != 0
+            if firm != (stage == 0) or det_track[pd[p]] >= 0:
+                continue
+            st[ns] = pt[p]
+            sd[ns] = pd[p]
+            sc[ns] = pc[p]
+            ns += 1
+        _solve_stage(st, sd, sc, ns, n, k, miss_cost, det_track)
+    # -- update and bookkeeping ---------------------------------------------------------
+    hit = np.zeros(n, np.bool_)
+    ids_out = np.full(k, -1, np.int64)
+    bit = np.uint64(1) << np.uint64(si)
+    for j in range(k):
+        i = det_track[j]
+        if i < 0:
+            continue
+        _kf_update(xm[i, 0], Pm[i, 0], z[j], R[j])
+        hit[i] = True
+        last[i] = t
+        seen[i, si] = t
+        mask[i] |= bit
+        ids_out[j] = id_[i]
+    for i in range(n):
+        opp = hit[i]
+        if counts_misses and not opp:
+            opp = seen[i, si] >= t - miss_window_s
+            if opp and finite_range:
+                dist = math.sqrt(
+                    (xm[i, 0, 0] - spos[0]) ** 2 + (xm[i, 0, 1] - spos[1]) ** 2 + (xm[i, 0, 2] - spos[2]) ** 2
+                )
+                opp = dist <= max_range
+        if opp:
+            hist[i] = (hist[i] << np.uint64(1)) | (np.uint64(1) if hit[i] else np.uint64(0))
+            nopp[i] += 1
+            if hit[i]:
+                misses[i] = 0
+            else:
+                misses[i] += 1
+    # -- start one-point tracks ---------------------------------------------------------
+    started = 0
+    for j in range(k):
+        if det_track[j] >= 0:
+            continue
+        r = n + started
+        id_[r] = next_id + started
+        x = xm[r, 0]
+        P = Pm[r, 0]
+        for a in range(m):
+            x[a] = z[j, a]
+            for b in range(m):
+                P[a, b] = R[j, a, b]
+        if m == 2:
+            P[2, 2] = unobserved_height_var
+        P[3, 3] = speed_var
+        P[4, 4] = speed_var
+        P[5, 5] = speed_var / 4.0 if m == 3 else speed_var / 16.0
+        born[r] = t
+        last[r] = t
+        seen[r, si] = t
+        mask[r] = bit
+        ids_out[j] = id_[r]
+        started += 1
+    total = n + started
+    if m == 3:  # the detection measured the height of every track it touched
+        for j in range(k):
+            i = det_track[j]
+            if i >= 0:
+                hobs[i] = True
+        for r in range(n, total):
+            hobs[r] = True
+    # -- confirm, coast, delete ---------------------------------------------------------
+    keep = np.empty(total, np.bool_)
+    dropped = manage_rows(
+        total,
+        t,
+        status,
+        last,
+        hist,
+        nopp,
+        misses,
+        xm,
+        Pm,
+        ident,
+        confirm_m,
+        confirm_n,
+        delete_misses,
+        min_coast_s,
+        max_coast_s,
+        max_var_h,
+        floor_m,
+        ceiling_m,
+        keep,
+    )
+    if dropped:
+        total = _compact(
+            keep,
+            total,
+            id_,
+            xm,
+            Pm,
+            mu,
+            status,
+            born,
+            last,
+            seen,
+            hist,
+            nopp,
+            misses,
+            ident,
+            cls_lik,
+            mask,
+            hobs,
+            rid,
+            op,
+            spoof,
+            mu0,
+            status0,
+        )
+    return total, started, dropped, ids_out

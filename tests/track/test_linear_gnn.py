@@ -1,0 +1,99 @@
+"""The compiled linear GNN step against the tracker's general step, and its assignment
+solver against scipy's."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra.numpy import arrays
+from scipy.optimize import linear_sum_assignment
+
+from skyfence.model import Detections
+from skyfence.track import Tracker, TrackerConfig
+from skyfence.track.config import AssociationConfig, ManagementConfig, MotionConfig
+from skyfence.track.linear_gnn import min_cost_assignment
+
+
+def _batches(n: int, scans: int, dim: int, seed: int, clutter: int = 6) -> list[Detections]:
+    rng = np.random.default_rng(seed)
+    pos = rng.uniform(0, 3000, (n, dim))
+    vel = rng.normal(0, 15, (n, dim))
+    if dim == 3:
+        pos[:, 2] = rng.uniform(50, 400, n)
+        vel[:, 2] = rng.normal(0, 1, n)
+    out = []
+    for k in range(scans):
+        seen = rng.random(n) < 0.85
+        z = pos[seen] + rng.normal(0, 5.0, (int(seen.sum()), dim))
+        fa = rng.uniform(0, 3000, (clutter, dim))
+        if dim == 3:
+            fa[:, 2] = rng.uniform(0, 500, clutter)
+        z = np.concatenate([z, fa])
+        # Crossing pairs now and then: two targets swap places half way.
+        out.append(
+            Detections(
+                "radar", "position", np.full(len(z), float(k)), z, np.tile(np.eye(dim) * 25.0, (len(z), 1, 1))
+            )
+        )
+        pos = pos + vel
+        vel = vel + rng.normal(0, 0.3, vel.shape)
+    return out
+
+
+def _run(batches: list[Detections], fast: bool, cfg: TrackerConfig) -> list:
+    tr = Tracker(cfg)
+    tr._fast_paths = fast
+    snaps = [tr.update(b) for b in batches]
+    return [snaps, tr.stats]
+
+
+@pytest.mark.parametrize(("dim", "n", "seed"), [(2, 12, 1), (2, 60, 2), (3, 25, 3), (2, 150, 4)])
+def test_compiled_step_gives_the_same_tracks_as_the_general_step(dim: int, n: int, seed: int) -> None:
+    cfg = TrackerConfig(
+        motion=MotionConfig(model="cv", q_horizontal=0.5, q_vertical=0.2),
+        association=AssociationConfig(method="gnn", gate_probability=0.999),
+        management=ManagementConfig(confirm_m=2, confirm_n=3, delete_misses=3, initial_speed_sigma_m_s=20.0),
+        run_inference=False,
+    )
+    batches = _batches(n, 40, dim, seed)
+    (fast, fstats), (slow, sstats) = _run(batches, True, cfg), _run(batches, False, cfg)
+    assert fstats == sstats
+    assert sum(len(s) for s in fast) > 40
+    for a, b in zip(fast, slow, strict=True):
+        np.testing.assert_array_equal(a.id, b.id)
+        np.testing.assert_array_equal(a.status, b.status)
+        np.testing.assert_array_equal(a.sensors, b.sensors)
+        np.testing.assert_allclose(a.x, b.x, rtol=1e-9, atol=1e-6)
+        np.testing.assert_allclose(a.P, b.P, rtol=1e-9, atol=1e-6)
+        np.testing.assert_array_equal(a.attrs["height_observed"], b.attrs["height_observed"])
+
+
+def test_compiled_step_serves_inference_the_same_associations() -> None:
+    batches = _batches(8, 12, 3, 9)
+    out = []
+    for fast in (True, False):
+        tr = Tracker(TrackerConfig())
+        tr._fast_paths = fast
+        out.append([tr.update(b) for b in batches])
+    for a, b in zip(*out, strict=True):
+        np.testing.assert_array_equal(a.id, b.id)
+        np.testing.assert_allclose(a.cls_prob, b.cls_prob, atol=1e-12)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    arrays(
+        np.float64,
+        st.tuples(st.integers(1, 6), st.integers(0, 5)),
+        elements=st.floats(0, 100, allow_nan=False),
+    )
+)
+def test_min_cost_assignment_is_optimal(c: np.ndarray) -> None:
+    n, extra = c.shape
+    C = np.concatenate([c, np.full((n, n), 50.0)], axis=1)  # every row can go somewhere
+    col = min_cost_assignment(C)
+    assert len(set(col.tolist())) == n and (col >= 0).all()
+    r, cc = linear_sum_assignment(C)
+    assert C[np.arange(n), col].sum() == pytest.approx(C[r, cc].sum(), abs=1e-9)
