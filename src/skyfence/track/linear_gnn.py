@@ -348,7 +348,7 @@ def linear_gnn_step(
         for j in range(k):
             worst = max(worst, max(R[j, 0, 0], R[j, 1, 1]) + abs(R[j, 0, 1]))
         det_r = g * math.sqrt(worst)
-    order = np.argsort(z[:, 0])
+    order = np.argsort(z[:, 0]) if coarse else np.arange(k)
     se = z[order, 0]
     cap = max(64, 4 * (nr + k))
     pt = np.empty(cap, np.int64)
@@ -373,11 +373,23 @@ def linear_gnn_step(
             dn = xm[i, 0, 1] - z[j, 1]
             if coarse and not de * de + dn * dn <= radius * radius:
                 continue
-            for a in range(m):
-                nu[a] = z[j, a] - xm[i, 0, a]
-                for b in range(m):
-                    S[a, b] = P[a, b] + R[j, a, b]
-            d2 = _mahalanobis(S, nu, m)
+            if m == 2:
+                # The 2x2 inverse written out, as filters.gaussian_loglik does.
+                sa = P[0, 0] + R[j, 0, 0]
+                sb = P[0, 1] + R[j, 0, 1]
+                sc_ = P[1, 1] + R[j, 1, 1]
+                det = sa * sc_ - sb * sb
+                if not (sa > 0.0 and det > 0.0):
+                    continue
+                n0 = z[j, 0] - xm[i, 0, 0]
+                n1 = z[j, 1] - xm[i, 0, 1]
+                d2 = (sc_ * n0 * n0 - 2.0 * sb * n0 * n1 + sa * n1 * n1) / det
+            else:
+                for a in range(m):
+                    nu[a] = z[j, a] - xm[i, 0, a]
+                    for b in range(m):
+                        S[a, b] = P[a, b] + R[j, a, b]
+                d2 = _mahalanobis(S, nu, m)
             if not d2 <= thr:
                 continue
             if n_pairs == cap:

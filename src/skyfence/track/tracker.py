@@ -28,10 +28,11 @@ from skyfence.model.sensors import Sensor, SensorRegistry
 from skyfence.model.terrain import Terrain
 from skyfence.model.tracks import Tracks, TrackStatus
 from skyfence.model.zone import Zone
+from skyfence.track.admit import has_repeat, quick_check
 from skyfence.track.assign import gnn, jpda
 from skyfence.track.columns import TrackColumns, manage_rows
 from skyfence.track.config import InvalidDetectionError, TrackerConfig, UnknownSensorError
-from skyfence.track.filters import cholesky, combine, mixture_update, predict
+from skyfence.track.filters import combine, mixture_update, predict
 from skyfence.track.gate import DENSE_PAIRS_LINEAR, gate, gate_threshold
 from skyfence.track.initiate import BearingPool, point_states, triangulate
 from skyfence.track.linear_gnn import linear_gnn_step
@@ -82,31 +83,6 @@ def _identity_of(det: Detections) -> NDArray[np.str_] | None:
     return None
 
 
-def _surely_valid(det: Detections) -> bool:
-    """Cheap test that every row is finite with a symmetric positive definite ``R``; when
-    it fails, :func:`skyfence.model.invalid_rows` finds the rows and says why."""
-    R = det.R
-    # A sum is finite only if every term is (an overflow just takes the slow path).
-    if not (math.isfinite(det.t.sum()) and math.isfinite(det.z.sum()) and math.isfinite(R.sum())):
-        return False
-    m = det.dim
-    if m <= 3 and (R[0] == R).all():
-        # One noise model for the whole batch (the usual case): check it once, in scalars.
-        r = R[0].tolist()
-        for i in range(m):
-            for j in range(i):
-                if abs(r[i][j] - r[j][i]) > 1e-9 * (1.0 + abs(r[i][j])):
-                    return False
-        if m == 1:
-            return bool(r[0][0] > 0.0)
-        if m == 2:
-            return bool(r[0][0] > 0.0 and r[0][0] * r[1][1] - r[0][1] * r[0][1] > 0.0)
-        return bool(np.isfinite(cholesky(R[:1])).all())
-    if m > 1 and np.abs(R - np.swapaxes(R, 1, 2)).max() > 1e-9 * (1.0 + np.abs(R).max()):
-        return False
-    return bool(np.isfinite(cholesky(R)).all())
-
-
 def _frozen(a: NDArray[Any], dtype: Any) -> NDArray[Any]:
     if a.dtype == dtype and a.flags.owndata and not a.flags.writeable:
         return a  # already a read-only array of its own: nobody can change it
@@ -132,6 +108,21 @@ def _uniform(n: int) -> InferResult:
     return res
 
 
+def _ro(a: NDArray[Any]) -> NDArray[Any]:
+    """A read-only copy of (live rows of) a state column."""
+    out = a.copy()
+    out.flags.writeable = False
+    return out
+
+
+def _kernel_input(a: NDArray[np.float64]) -> NDArray[np.float64]:
+    """``a`` as the compiled kernels take their inputs: C-contiguous float64, read-only
+    (numba compiles one specialisation per layout and mutability)."""
+    if a.flags.c_contiguous and not a.flags.writeable and a.dtype == np.float64:
+        return a
+    return _ro(np.ascontiguousarray(a, dtype=np.float64))
+
+
 def _make_tracks(
     t: float,
     c: dict[str, NDArray[Any]],
@@ -143,45 +134,47 @@ def _make_tracks(
 ) -> Tracks:
     """A :class:`Tracks` from arrays whose shapes the tracker guarantees: the same fields
     ``Tracks.__init__`` fills, without re-validating each one every scan (this runs once
-    per update and would otherwise be a sizeable part of a small scan's cost)."""
-    n = c["id"].shape[0]
-    if infer is None:
-        # No inference: uniform classes, no flags, made here read-only (no copies).
-        infer = _uniform(n)
-    for name, arr, shape in (
-        ("cls_prob", infer.cls_prob, (n, N_CLASSES)),
-        ("rf_silent", infer.rf_silent, (n,)),
-        ("relay", infer.relay, (n,)),
-        ("group_id", infer.group_id, (n,)),
-        ("relay_id", infer.relay_id, (n,)),
-    ):
-        if np.shape(arr) != shape:
-            raise ValueError(f"inference returned {name} of shape {np.shape(arr)}, expected {shape}")
-    tr = object.__new__(Tracks)
-    fields: dict[str, Any] = {
-        "t": float(t),
-        "id": _frozen(c["id"], np.int64),
-        "x": _frozen(x, np.float64),
-        "P": _frozen(P, np.float64),
-        "cls_prob": _frozen(infer.cls_prob, np.float64),
-        "status": _frozen(c["status"], np.int8),
-        "sensors": _frozen(c["mask"], np.uint64),
-        "sensor_names": names,
-        "rf_silent": _frozen(infer.rf_silent, np.float64),
-        "relay": _frozen(infer.relay, np.bool_),
-        "spoofed": _frozen(c["spoof"], np.bool_),
-        "identity": _frozen(c["identity"], np.str_),
-        "group_id": _frozen(infer.group_id, np.int64),
-        "relay_id": _frozen(infer.relay_id, np.int64),
-        "attrs": {
-            "height_observed": height_observed,
-            "rid_pos": _frozen(c["rid"], np.float64),
-            "operator_pos": _frozen(c["op"], np.float64),
-            **(frozen_attrs(infer.attrs, n, "Tracks") if infer.attrs else {}),
-        },
+    per update and would otherwise be a sizeable part of a small scan's cost). ``x``,
+    ``P``, ``height_observed`` and ``c['identity']`` are already read-only copies; the
+    other columns of ``c`` are live state and are copied here."""
+    n = x.shape[0]
+    attrs: dict[str, NDArray[Any]] = {
+        "height_observed": height_observed,
+        "rid_pos": _ro(c["rid"]),
+        "operator_pos": _ro(c["op"]),
     }
-    for key, value in fields.items():
-        object.__setattr__(tr, key, value)
+    if infer is None:
+        # No inference: uniform classes, no flags, shared read-only arrays.
+        infer = _uniform(n)
+    else:
+        for name, arr, shape in (
+            ("cls_prob", infer.cls_prob, (n, N_CLASSES)),
+            ("rf_silent", infer.rf_silent, (n,)),
+            ("relay", infer.relay, (n,)),
+            ("group_id", infer.group_id, (n,)),
+            ("relay_id", infer.relay_id, (n,)),
+        ):
+            if np.shape(arr) != shape:
+                raise ValueError(f"inference returned {name} of shape {np.shape(arr)}, expected {shape}")
+        if infer.attrs:
+            attrs.update(frozen_attrs(infer.attrs, n, "Tracks"))
+    tr = object.__new__(Tracks)
+    setattr_ = object.__setattr__
+    setattr_(tr, "t", float(t))
+    setattr_(tr, "id", _ro(c["id"]))
+    setattr_(tr, "x", x)
+    setattr_(tr, "P", P)
+    setattr_(tr, "cls_prob", _frozen(infer.cls_prob, np.float64))
+    setattr_(tr, "status", _ro(c["status"]))
+    setattr_(tr, "sensors", _ro(c["mask"]))
+    setattr_(tr, "sensor_names", names)
+    setattr_(tr, "rf_silent", _frozen(infer.rf_silent, np.float64))
+    setattr_(tr, "relay", _frozen(infer.relay, np.bool_))
+    setattr_(tr, "spoofed", _ro(c["spoof"]))
+    setattr_(tr, "identity", c["identity"])
+    setattr_(tr, "group_id", _frozen(infer.group_id, np.int64))
+    setattr_(tr, "relay_id", _frozen(infer.relay_id, np.int64))
+    setattr_(tr, "attrs", attrs)
     return tr
 
 
@@ -231,7 +224,7 @@ class Tracker:
         self._assoc: list[tuple[str, NDArray[np.int64], Detections]] = []
         self._dirty = True
         self._last: Tracks | None = None
-        self._no_q = np.zeros((6, 6))
+        self._no_q = _ro(np.zeros((6, 6)))
         #: Compiled whole-step paths where a batch allows one (tests turn them off to
         #: compare with the general step).
         self._fast_paths = True
@@ -286,7 +279,7 @@ class Tracker:
         counts = s.params.get("counts_misses")
         info = _SensorInfo(
             len(self._names),
-            np.asarray(s.position, dtype=np.float64),
+            _ro(np.ascontiguousarray(s.position, dtype=np.float64)),
             float(s.max_range_m),
             bool(counts) if counts is not None else s.type in MISS_SENSOR_TYPES,
         )
@@ -336,11 +329,15 @@ class Tracker:
         if self._sensor(det) is None:
             self.stats.invalid += len(det)
             return
-        if _surely_valid(det):
-            bad = np.zeros(len(det), dtype=bool)
+        ok, lo, hi = quick_check(det.t, det.z, det.R)
+        if ok:
+            bad = None
         else:
             bad, reasons = invalid_rows(det)
-        if bad.any():
+            if not bad.any():
+                bad = None
+                lo, hi = float(det.t.min()), float(det.t.max())
+        if bad is not None:
             if not self.config.skip_invalid:
                 more = f" (and {int(bad.sum()) - 1} more rows)" if bad.sum() > 1 else ""
                 raise InvalidDetectionError(reasons[0] + more)
@@ -348,8 +345,8 @@ class Tracker:
             det = det.take(~bad)
             if len(det) == 0:
                 return
+            lo, hi = float(det.t.min()), float(det.t.max())
         t = det.t
-        lo, hi = float(t.min()), float(t.max())
         if lo == hi:
             parts = [det]
         else:
@@ -374,7 +371,7 @@ class Tracker:
             self._seen = {}
         prior = self._seen.get(det.sensor_id)
         # Rows can only repeat if some first coordinate does (cheap test, the usual case).
-        if (k > 1 and len(set(z[:, 0].tolist())) < k) or prior:
+        if (k > 1 and has_repeat(z[:, 0])) or prior:
             keep = np.ones(k, dtype=bool)
             if k > 1:
                 order = np.lexsort(z.T[::-1])
@@ -799,7 +796,8 @@ class Tracker:
         """``F``, ``Q``, ``Pi`` of a step of ``dt`` seconds (kept while steps repeat)."""
         if self._motion_dt != dt:
             cfg = self.config.motion
-            self._motion = (*mode_matrices(dt, cfg), mode_transition(dt, cfg))
+            # Read-only, as every input of the compiled kernels (one specialisation each).
+            self._motion = tuple(_ro(a) for a in (*mode_matrices(dt, cfg), mode_transition(dt, cfg)))
             self._motion_dt = dt
         F, Q, Pi = self._motion
         return F, Q, Pi
@@ -817,8 +815,8 @@ class Tracker:
         acfg = self.config.association
         m = self.config.management
         total, started, dropped, ids_out = linear_gnn_step(
-            np.ascontiguousarray(det.z, dtype=np.float64),
-            np.ascontiguousarray(det.R, dtype=np.float64),
+            _kernel_input(det.z),
+            _kernel_input(det.R),
             t,
             dt,
             Q,
@@ -870,19 +868,22 @@ class Tracker:
         if not self._dirty and self._last is not None:
             return self._last
         store = self._store
-        c = store.view()
         n = store.n
-        xv, Pv = self._combined()
-        # Copies, read-only: readers may keep them while the state moves on.
-        x, P = _frozen(xv, np.float64), _frozen(Pv, np.float64)
-        identity = store.identity_strings(c["ident"])
+        b = store.buf
+        if self._M == 1:
+            x, P = _ro(b["xm"][:n, 0]), _ro(b["Pm"][:n, 0])
+        else:
+            xc, Pc = combine(b["xm"][:n], b["Pm"][:n], b["mu"][:n])
+            x, P = _frozen(xc, np.float64), _frozen(Pc, np.float64)
+        identity = store.identity_strings(b["ident"][:n])
         identity.flags.writeable = False
+        c = {key: b[key][:n] for key in ("id", "status", "mask", "spoof", "rid", "op")}
         c["identity"] = identity
         # Measured by some sensor, and still known well enough to be worth reading.
         sd_max = self.config.management.height_observed_sigma_m
-        height_observed = c["hobs"] & (P[:, 2, 2] <= sd_max * sd_max)
+        height_observed = b["hobs"][:n] & (P[:, 2, 2] <= sd_max * sd_max)
         height_observed.flags.writeable = False
-        infer: InferResult | None
+        infer: InferResult | None = None
         if self._infer is not None:
             registry = self._registry()
             live = c["id"]  # ids only grow, and deletion keeps order: sorted
@@ -891,29 +892,28 @@ class Tracker:
                 pos = np.minimum(np.searchsorted(live, ids), max(n - 1, 0))
                 found = (ids >= 0) & (n > 0) & (live[pos] == ids) if n else np.zeros(ids.size, bool)
                 assoc.append(AssocBatch(sid, np.where(found, pos, -1).astype(np.int64), det))
+            # Copies, read-only: inference may keep the view while the state moves on.
             view = TrackView(
                 t=self._t,
-                ids=_frozen(c["id"], np.int64),
+                ids=_ro(c["id"]),
                 x=x,
                 P=P,
-                status=_frozen(c["status"], np.int8),
-                age_s=_frozen(self._t - c["born"], np.float64),
-                last_update_t=_frozen(c["last"], np.float64),
-                last_seen_by=_frozen(c["seen"], np.float64),
+                status=_ro(c["status"]),
+                age_s=_frozen(self._t - b["born"][:n], np.float64),
+                last_update_t=_ro(b["last"][:n]),
+                last_seen_by=_ro(b["seen"][:n]),
                 sensors=registry,
-                cls_lik=_frozen(c["cls_lik"], np.float64),
+                cls_lik=_ro(b["cls_lik"][:n]),
                 identity=identity,
                 assoc=tuple(assoc),
                 height_observed=height_observed,
-                spoofed=_frozen(c["spoof"], np.bool_),
-                rid_pos=_frozen(c["rid"], np.float64),
-                operator_pos=_frozen(c["op"], np.float64),
+                spoofed=_ro(c["spoof"]),
+                rid_pos=_ro(c["rid"]),
+                operator_pos=_ro(c["op"]),
             )
             infer = self._infer.update(view)
-        else:
-            infer = None
+        b["cls_lik"][:n] = 1.0  # class evidence is per update: inference has taken it
         self._assoc = []
-        c["cls_lik"][:] = 1.0
         tracks = _make_tracks(
             self._t if math.isfinite(self._t) else 0.0, c, x, P, tuple(self._names), infer, height_observed
         )
