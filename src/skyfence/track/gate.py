@@ -22,6 +22,7 @@ from scipy.stats import chi2
 
 from skyfence.model.detections import Detections
 from skyfence.track.filters import gaussian_loglik
+from skyfence.track.kern_gate import gate_points, gate_sorted_angle
 from skyfence.track.measure import (
     Nonlinear,
     angle_mask,
@@ -99,6 +100,43 @@ def _sweep(
     return rows[keep], cols[keep].astype(np.int64)
 
 
+def _point_keys(
+    x: NDArray[np.float64],
+    P: NDArray[np.float64],
+    det: Detections,
+    spos: NDArray[np.float64],
+    g: float,
+    max_gate_m: float,
+    unobserved_height_var: float,
+) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """Horizontal detection positions ``[k,2]`` and each track's search radius ``[n]``."""
+    # Radius: the gate along the widest axis of the track and of the detection.
+    trk_r = g * np.sqrt(np.maximum(P[:, 0, 0], P[:, 1, 1]) + np.abs(P[:, 0, 1]))
+    if det.kind == "polar":
+        # Horizontal point and a bound on its variance, without propagating each R.
+        r, az = det.z[:, 0], det.z[:, 1]
+        rh = r * np.cos(det.z[:, 2]) if det.dim == 3 else r
+        pos = np.column_stack([spos[0] + rh * np.sin(az), spos[1] + rh * np.cos(az)])
+        # Elevation error moves the point radially by r sin(el) d(el): small when low.
+        ang = det.R[:, 1, 1] + (np.sin(det.z[:, 2]) ** 2 * det.R[:, 2, 2] if det.dim == 3 else 0.0)
+        det_r = g * np.sqrt(np.max(det.R[:, 0, 0] + r * r * ang))
+    elif is_linear(det.kind):
+        pos, cov = det.z[:, :2], det.R
+        det_r = g * math.sqrt(float(np.max(np.maximum(cov[:, 0, 0], cov[:, 1, 1]) + np.abs(cov[:, 0, 1]))))
+    else:
+        pos3, cov, _ = to_position(det.kind, det.z, det.R, spos, unobserved_height_var)
+        pos = pos3[:, :2]
+        det_r = g * np.sqrt(np.max(np.maximum(cov[:, 0, 0], cov[:, 1, 1]) + np.abs(cov[:, 0, 1])))
+    radius: NDArray[np.float64] = np.minimum(trk_r + det_r, max_gate_m)
+    return np.ascontiguousarray(pos[:, :2]), radius
+
+
+def _bearing_half(Pzz: NDArray[np.float64], det: Detections, g: float) -> NDArray[np.float64]:
+    """Half-width of each track's azimuth window: the gate under the widest ``R``."""
+    half: NDArray[np.float64] = np.minimum(g * np.sqrt(Pzz[:, 0, 0] + det.R[:, 0, 0].max()), np.pi)
+    return half
+
+
 def candidate_pairs(
     x: NDArray[np.float64],
     P: NDArray[np.float64],
@@ -119,8 +157,7 @@ def candidate_pairs(
     if det.kind == "bearing":
         # Azimuth index: sorted detection azimuths, one interval per track.
         az = det.z[:, 0]
-        half = g * np.sqrt(Pzz[:, 0, 0] + det.R[:, 0, 0].max())
-        half = np.minimum(half, np.pi)
+        half = _bearing_half(Pzz, det, g)
         order = np.argsort(az)
         saz = az[order]
         ext = np.concatenate([saz - 2 * np.pi, saz, saz + 2 * np.pi])
@@ -132,24 +169,7 @@ def candidate_pairs(
         offs = np.arange(int(counts.sum())) - np.repeat(np.cumsum(counts) - counts, counts)
         cols = ext_idx[np.repeat(lo, counts) + offs]
         return rows, cols
-    # Radius: the gate along the widest axis of the track and of the detection.
-    trk_r = g * np.sqrt(np.maximum(P[:, 0, 0], P[:, 1, 1]) + np.abs(P[:, 0, 1]))
-    if det.kind == "polar":
-        # Horizontal point and a bound on its variance, without propagating each R.
-        r, az = det.z[:, 0], det.z[:, 1]
-        rh = r * np.cos(det.z[:, 2]) if det.dim == 3 else r
-        pos = np.column_stack([spos[0] + rh * np.sin(az), spos[1] + rh * np.cos(az)])
-        # Elevation error moves the point radially by r sin(el) d(el): small when low.
-        ang = det.R[:, 1, 1] + (np.sin(det.z[:, 2]) ** 2 * det.R[:, 2, 2] if det.dim == 3 else 0.0)
-        det_r = g * np.sqrt(np.max(det.R[:, 0, 0] + r * r * ang))
-    elif is_linear(det.kind):
-        pos, cov = det.z[:, :2], det.R
-        det_r = g * math.sqrt(float(np.max(np.maximum(cov[:, 0, 0], cov[:, 1, 1]) + np.abs(cov[:, 0, 1]))))
-    else:
-        pos3, cov, _ = to_position(det.kind, det.z, det.R, spos, unobserved_height_var)
-        pos = pos3[:, :2]
-        det_r = g * np.sqrt(np.max(np.maximum(cov[:, 0, 0], cov[:, 1, 1]) + np.abs(cov[:, 0, 1])))
-    radius = np.minimum(trk_r + det_r, max_gate_m)
+    pos, radius = _point_keys(x, P, det, spos, g, max_gate_m, unobserved_height_var)
     if n * k <= COARSE_DENSE_PAIRS:
         return _sweep(x[:, 0], x[:, 1], radius, pos[:, 0], pos[:, 1])
     tree = cKDTree(pos[:, :2])
@@ -181,8 +201,50 @@ def gate(
         zhat, Pzz = x[:, :m], P[:, :m, :m]  # views: H selects the first m coordinates
     else:
         zhat, Pzz, _ = predict_measurement(x, P, det.kind, m, spos, method)
+    ok = np.ones(n, dtype=bool) if allowed is None else np.ascontiguousarray(allowed, dtype=bool)
+    zc = np.ascontiguousarray(zhat)
+    Sc = np.ascontiguousarray(Pzz)
+    angles = angle_mask(det.kind, m)
+    if m > 3:
+        return _gate_numpy(
+            x, P, det, spos, zhat, Pzz, thr, max_gate_m, unobserved_height_var, ok, with_loglik
+        )
+    if det.kind == "bearing":
+        half = _bearing_half(Pzz, det, math.sqrt(thr))
+        zd, Rd = np.ascontiguousarray(det.z), np.ascontiguousarray(det.R)
+        ti, dj, d2, ll = gate_sorted_angle(zc, Sc, zd, Rd, angles, half, ok, thr, with_loglik)
+    else:
+        dense = n * k <= (DENSE_PAIRS_LINEAR if is_linear(det.kind) else DENSE_PAIRS)
+        if dense:
+            pos, radius = np.zeros((k, 2)), np.zeros(n)
+        else:
+            pos, radius = _point_keys(x, P, det, spos, math.sqrt(thr), max_gate_m, unobserved_height_var)
+        en = np.ascontiguousarray(x[:, :2])
+        ti, dj, d2, ll = gate_points(
+            zc, Sc, det.z, det.R, angles, en, pos, radius, dense, ok, thr, with_loglik
+        )
+    if ti.size == 0:
+        return GatedPairs.empty()
+    return GatedPairs(ti, dj, d2, ll)
+
+
+def _gate_numpy(
+    x: NDArray[np.float64],
+    P: NDArray[np.float64],
+    det: Detections,
+    spos: NDArray[np.float64],
+    zhat: NDArray[np.float64],
+    Pzz: NDArray[np.float64],
+    thr: float,
+    max_gate_m: float,
+    unobserved_height_var: float,
+    allowed: NDArray[np.bool_],
+    with_loglik: bool,
+) -> GatedPairs:
+    """The reference path: coarse candidates, then the batched exact test."""
+    m = det.dim
     ti, dj = candidate_pairs(x, P, det, spos, zhat, Pzz, thr, max_gate_m, unobserved_height_var)
-    if allowed is not None and ti.size:
+    if ti.size:
         keep = allowed[ti]
         ti, dj = ti[keep], dj[keep]
     if ti.size == 0:
