@@ -11,17 +11,19 @@ id, so rows may come and go between calls. See ``docs/inference.md``.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from numpy.typing import NDArray
 
+from skyfence._jit import kernel
 from skyfence.model.classes import N_CLASSES
 from skyfence.model.sensors import SensorRegistry
 from skyfence.model.zone import Zone
-from skyfence.track.infer._state import TrackState
-from skyfence.track.infer.classify import ClassFusion, Kinematics, band_loglik, floor_probs
+from skyfence.track.infer._state import TrackState, align_rows
+from skyfence.track.infer.classify import ClassFusion, Kinematics, band_loglik
 from skyfence.track.infer.config import (
     ClassifyConfig,
     InferConfig,
@@ -30,7 +32,7 @@ from skyfence.track.infer.config import (
     RfSilentConfig,
     SwarmConfig,
 )
-from skyfence.track.infer.evidence import step_evidence
+from skyfence.track.infer.evidence import Vocabulary, step_evidence
 from skyfence.track.infer.relay import OPERATOR_SOURCES, RelayChains
 from skyfence.track.infer.rf_silent import RfSilence
 from skyfence.track.infer.swarm import SwarmGrouping
@@ -51,6 +53,41 @@ __all__ = [
     "TrackInference",
     "band_loglik",
 ]
+
+
+@kernel
+def _passive(
+    s: NDArray[np.float64],
+    src: NDArray[np.int64],
+    seen: NDArray[np.float64],
+    cols: NDArray[np.int64],
+    t: float,
+    fresh_s: float,
+    tau_s: float,
+) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]:
+    """Per row: the last time a sensor of ``cols`` (those that need no emission) updated
+    it, the seconds since (``inf``: never), and the exponential average in time of "one
+    does now" (state ``s``: share, time; updated in place)."""
+    n = seen.shape[0]
+    last = np.empty(n)
+    age = np.empty(n)
+    share = np.empty(n)
+    for i in range(n):
+        v = -np.inf
+        for k in cols:
+            v = max(v, seen[i, k])
+        last[i] = v
+        age[i] = t - v if math.isfinite(v) else np.inf
+        now = 1.0 if t - v <= fresh_s else 0.0
+        if src[i] < 0:
+            share[i] = now
+        else:
+            dt = max(t - s[1, i], 0.0) if math.isfinite(s[1, i]) else 0.0
+            w = math.exp(-dt / tau_s)
+            share[i] = w * s[0, i] + (1.0 - w) * now
+        s[0, i] = share[i]
+        s[1, i] = t
+    return last, age, share
 
 
 class TrackInference:
@@ -81,83 +118,92 @@ class TrackInference:
         self.config = config if config is not None else InferConfig()
         self.sensors = sensors
         self.terrain = terrain
+        self._vocab = Vocabulary()
         self._kin = Kinematics(self.config.classify)
         self._cls = ClassFusion(self.config.classify)
         self._rf = RfSilence(self.config.rf_silent, sensors)
         self._relay = RelayChains(self.config.relay, zones, sensors)
         self._swarm = SwarmGrouping(self.config.swarm)
-        self._relay_flag = np.zeros(0, dtype=bool)
-        self._relay_ids = np.zeros(0, dtype=np.int64)
-        self._passive = TrackState({"share": ((), np.float64, 0.0), "t": ((), np.float64, np.nan)})
+        self._passive = TrackState({"share": 0.0, "t": np.nan})
+        self._states = (
+            self._kin.state,
+            self._cls.state,
+            self._rf.state,
+            self._relay.state,
+            self._swarm.state,
+            self._passive,
+        )
+        self._ids: NDArray[np.int64] = np.zeros(0, np.int64)
+        self._was_relay: NDArray[np.bool_] = np.zeros(0, dtype=bool)
 
-    def _passive_share(
-        self, ids: NDArray[np.int64], t: float, last_passive: NDArray[np.float64]
-    ) -> NDArray[np.float64]:
-        """Exponential average in time of "a passive sensor holds the track now"."""
-        st = self._passive
-        new = st.align(ids)
-        now = (t - last_passive <= self.config.passive_fresh_s).astype(np.float64)
-        dt = np.where(new | ~np.isfinite(st["t"]), 0.0, np.maximum(t - st["t"], 0.0))
-        w = np.exp(-dt / self.config.passive_share_tau_s)
-        share = np.where(new, now, w * st["share"] + (1.0 - w) * now)
-        st["share"] = share
-        st["t"] = np.full(ids.shape[0], t)
-        out: NDArray[np.float64] = share.copy()
-        return out
-
-    def _last_seen_passive(
-        self, view: TrackView, sensors: SensorRegistry | None, n: int
-    ) -> NDArray[np.float64]:
-        seen = np.asarray(view.last_seen_by, dtype=np.float64)
-        emit = self.config.rf_silent.emission_sensor_types
+    def _passive_cols(
+        self, sensors: SensorRegistry | None, seen: NDArray[np.float64], n: int
+    ) -> NDArray[np.int64] | None:
+        """Columns of ``last_seen_by`` of the sensors that need no emission (None: the
+        view has no such table; use ``last_update_t``)."""
         if sensors is None or seen.ndim != 2 or seen.shape != (n, len(sensors)):
-            out: NDArray[np.float64] = np.asarray(view.last_update_t, dtype=np.float64).reshape(n)
-            return out
-        cols = [k for k, s in enumerate(sensors) if s.type not in emit]
-        if not cols:
-            return np.full(n, -np.inf)
-        passive: NDArray[np.float64] = seen[:, cols].max(axis=1)
-        return passive
+            return None
+        emit = self.config.rf_silent.emission_sensor_types
+        return np.array([k for k, s in enumerate(sensors) if s.type not in emit], dtype=np.int64)
 
     def update(self, view: TrackView) -> InferResult:
         c = self.config
         sensors = view.sensors if view.sensors is not None else self.sensors
-        ids = np.asarray(view.ids, dtype=np.int64)
+        ids = np.ascontiguousarray(view.ids, dtype=np.int64)
         n = ids.shape[0]
         x = np.asarray(view.x, dtype=np.float64).reshape(n, 6)
-        P = np.asarray(view.P, dtype=np.float64).reshape(n, 6, 6)
-        status = np.asarray(view.status, dtype=np.int8).reshape(n)
         x = np.where(np.isfinite(x), x, 0.0)
-        dt = self._kin.update(view.t, ids, x, P, self.terrain)
-        before = self._cls.previous(ids)
-        emitter = np.maximum(self._rf.emitter_prob(ids, before), c.classify.emitter_floor)
+        # Only the variances of the state are read.
+        pd = np.ascontiguousarray(np.asarray(view.P, dtype=np.float64).reshape(n, 36)[:, ::7])
+        status = np.ascontiguousarray(view.status, dtype=np.int8).reshape(n)
+        # One matching of rows to the previous view's ids serves every stage's memory.
+        src = align_rows(self._ids, ids)
+        was_relay = np.zeros(n, dtype=bool)
+        if self._was_relay.size:
+            was_relay[src >= 0] = self._was_relay[src[src >= 0]]
+        for st in self._states:
+            st.align(ids, src)
+        self._ids = ids.copy()
+        dt, kin_ll = self._kin.update(view.t, src, x, pd, self.terrain)
+        emitter = self._rf.emitter_prob(*self._cls.previous(), self._cls.prior, c.classify.emitter_floor)
         ev = step_evidence(
             x,
-            P,
+            pd,
             emitter,
             view.assoc_attrs,
             sensors,
+            self._vocab,
             c.classify.link_protocols,
             c.rf_silent.emission_sensor_types,
             c.classify.bearing_clutter_density,
             c.rf_silent.ignore_protocols,
             c.classify.class_clutter_density,
         )
-        was_relay = (
-            np.isin(ids, self._relay_ids[self._relay_flag]) if self._relay_ids.size else np.zeros(n, bool)
-        )
-        cls_lik = np.asarray(view.cls_lik, dtype=np.float64).reshape(n, N_CLASSES) if n else None
-        prob = self._cls.update(view.t, ids, dt, cls_lik, ev, self._kin.loglik(P), was_relay)
+        cls_lik = np.ascontiguousarray(view.cls_lik, dtype=np.float64).reshape(n, N_CLASSES)
+        prob = self._cls.update(view.t, dt, cls_lik, ev, kin_ll, was_relay, self._vocab)
         # Silence is only evidence while a sensor that needs no emission (radar, camera,
         # microphone) holds the track: a track kept alive by RF bearings alone is no FPV
         # seen to be silent, and when its bearings stop it is simply lost.
-        last_update = self._last_seen_passive(view, sensors, n)
+        seen = np.asarray(view.last_seen_by, dtype=np.float64)
+        cols = self._passive_cols(sensors, seen, n)
+        if cols is None:
+            seen = np.ascontiguousarray(view.last_update_t, dtype=np.float64).reshape(n, 1)
+            cols = np.zeros(1, dtype=np.int64)
+        last_update, passive_age, passive_share = _passive(
+            self._passive.data,
+            src,
+            np.ascontiguousarray(seen),
+            cols,
+            float(view.t),
+            c.passive_fresh_s,
+            c.passive_share_tau_s,
+        )
         identity = np.asarray(getattr(view, "identity", np.full(n, "")), dtype=str).reshape(n)
+        # The floor holds for what leaves too, so a consumer never sees a class at zero.
         prob, rf_silent, silent_s, covered = self._rf.update(
-            ids,
             x,
-            P[:, 2, 2],
-            identity,
+            pd[:, 2],
+            identity != "",
             status,
             view.t,
             last_update,
@@ -166,30 +212,30 @@ class TrackInference:
             prob,
             sensors,
             self.terrain,
+            c.classify.prob_floor,
         )
-        # The floor holds for what leaves too, so a consumer never sees a class at zero.
-        prob = floor_probs(prob, c.classify.prob_floor)
         kin = self._kin
+        height = np.ascontiguousarray(kin.height, dtype=np.float64)
+        speed_sd = np.sqrt(np.maximum(0.5 * (pd[:, 3] + pd[:, 4]), 0.0))
         rel = self._relay.update(
             view.t,
             ids,
             x,
             status,
             kin.column("speed"),
-            np.sqrt(np.maximum(0.5 * (P[:, 3, 3] + P[:, 4, 4]), 0.0)),
+            speed_sd,
             kin.column("hover"),
-            kin.height,
+            height,
             prob,
             rf_silent,
             ev,
             last_update,
         )
-        self._relay_flag = rel.relay.copy()
-        self._relay_ids = ids.copy()
-        group = self._swarm.update(ids, x, status, prob, view.t, last_update, P[:, 2, 2])
+        self._was_relay = rel.relay
+        group = self._swarm.update(x, status, prob, view.t, last_update, np.ascontiguousarray(pd[:, 2]))
         attrs: dict[str, NDArray[Any]] = {
             "speed_mps": kin.column("speed").copy(),
-            "height_agl_m": np.asarray(kin.height, dtype=np.float64).copy(),
+            "height_agl_m": height.copy(),
             "climb_mps": kin.column("climb").copy(),
             "turn_rate_rps": kin.column("turn").copy(),
             "hover_s": kin.column("hover").copy(),
@@ -201,8 +247,8 @@ class TrackInference:
             # Seconds since a radar, camera or microphone last updated the track (inf:
             # never). A track held by RF bearings alone may be a ghost of crossing lines;
             # assessment weighs its threat by this.
-            "passive_age_s": np.where(np.isfinite(last_update), view.t - last_update, np.inf),
-            "passive_share": self._passive_share(ids, view.t, last_update),
+            "passive_age_s": passive_age,
+            "passive_share": passive_share,
         }
         return InferResult(
             cls_prob=prob,

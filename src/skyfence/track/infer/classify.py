@@ -20,23 +20,27 @@ posterior by a bounded amount and can always be undone.
 
 from __future__ import annotations
 
+import math
 from typing import TYPE_CHECKING
 
 import numpy as np
 from numpy.typing import NDArray
 
+from skyfence._jit import kernel
 from skyfence.model.classes import CLASSES, N_CLASSES
 from skyfence.track.infer._state import TrackState
 from skyfence.track.infer.config import ClassifyConfig, KinematicBand
-from skyfence.track.infer.evidence import StepEvidence
+from skyfence.track.infer.evidence import StepEvidence, Vocabulary
 
 if TYPE_CHECKING:
     # Only for types: terrain objects come from the caller.
     from skyfence.model.terrain import Terrain
 
-__all__ = ["ClassFusion", "Kinematics", "band_loglik", "floor_probs"]
+__all__ = ["FEATURES", "ClassFusion", "Kinematics", "band_loglik", "floor_probs"]
 
 _SQRT_2PI = float(np.sqrt(2.0 * np.pi))
+#: Kinematic features in the order of the per-feature arrays.
+FEATURES: tuple[str, ...] = ("speed", "height", "climb", "dive", "turn", "hover")
 
 
 def _band_arrays(bands: dict[str, KinematicBand]) -> NDArray[np.float64]:
@@ -53,7 +57,8 @@ def band_loglik(
     sigma): flat inside ``[lo, hi]``, Gaussian shoulders outside; with ``normalise`` a
     density of unit mass, otherwise an envelope that is 1 inside the band. ``var [N]``,
     the variance of each estimated value, widens the shoulders (the band seen through the
-    estimate's noise)."""
+    estimate's noise). The reference for the compiled per-track loop of
+    :class:`Kinematics`."""
     lo, hi = bands[:, 0], bands[:, 1]
     sig = bands[None, :, 2] if var is None else np.sqrt(bands[None, :, 2] ** 2 + var[:, None])
     v = value[:, None]
@@ -64,127 +69,340 @@ def band_loglik(
     return out
 
 
+# Columns of the kinematic state.
+_T, _SPEED, _VU, _CLIMB, _DIVE, _TURN, _HOVER, _HEADING, _MATURITY = range(9)
+_KIN_SPEC: dict[str, float] = {
+    "t": np.nan,
+    "speed": np.nan,
+    "vu": np.nan,
+    "climb": np.nan,
+    "dive": 0.0,
+    "turn": np.nan,
+    "hover": 0.0,
+    "heading": np.nan,
+    "maturity": 0.0,
+}
+_BIG = 1.7976931348623157e308
+
+
+@kernel
+def _nan_to(v: float, nan: float, posinf: float) -> float:
+    """``np.nan_to_num`` of one value."""
+    if math.isnan(v):
+        return nan
+    if v == math.inf:
+        return posinf
+    if v == -math.inf:
+        return -_BIG
+    return v
+
+
+@kernel
+def _ema(old: float, value: float, a: float) -> float:
+    return old + a * (value - old) if math.isfinite(old) else value
+
+
+@kernel
+def _kinematics(
+    t: float,
+    src: NDArray[np.int64],
+    s: NDArray[np.float64],
+    x: NDArray[np.float64],
+    pd: NDArray[np.float64],
+    height: NDArray[np.float64],
+    bands: NDArray[np.float64],
+    normalise: NDArray[np.bool_],
+    fweight: NDArray[np.float64],
+    smooth_tau: float,
+    turn_min_speed: float,
+    dive_tau: float,
+    hover_speed: float,
+    hover_sigma_factor: float,
+    hover_max_sigma: float,
+    hover_decay: float,
+    speed_ref: float,
+    alt_ref: float,
+    max_penalty: float,
+) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """Updates the state ``s [9, N]`` in place with states ``x [N, 6]`` (variances
+    ``pd [N, 6]``) at ``t``; returns ``dt [N]`` and the weighted kinematic log-likelihood
+    ``[N, C]`` of the updated features."""
+    n = x.shape[0]
+    n_cls = bands.shape[1]
+    dt_out = np.zeros(n)
+    ll_out = np.zeros((n, n_cls))
+    value = np.empty(6)
+    weight = np.empty(6)
+    var = np.empty(6)
+    ll = np.empty(n_cls)
+    for i in range(n):
+        new = src[i] < 0
+        t_prev = s[_T, i]
+        dt = 0.0 if new or not math.isfinite(t_prev) else t - t_prev
+        dt = max(dt, 0.0)
+        a = 1.0 - math.exp(-dt / smooth_tau)
+        speed = math.hypot(x[i, 3], x[i, 4])
+        heading = math.atan2(x[i, 3], x[i, 4])
+        s[_SPEED, i] = _ema(s[_SPEED, i], speed, a)
+        # Vertical rate averaged with its sign: radar height noise makes |vU| of a level bird
+        # look like a climbing drone; the signed average keeps real climbs and dives only.
+        s[_VU, i] = _ema(s[_VU, i], x[i, 5], a)
+        s[_CLIMB, i] = abs(s[_VU, i])
+        # Turn rate only from two headings of a moving track: at low speed the heading is noise.
+        moving = speed > turn_min_speed
+        prev_h = s[_HEADING, i]
+        if moving and math.isfinite(prev_h) and dt > 0:
+            d = heading - prev_h
+            rate = abs(math.atan2(math.sin(d), math.cos(d))) / dt
+            s[_TURN, i] = _ema(s[_TURN, i], rate, a)
+        s[_HEADING, i] = heading if moving else np.nan
+        # Steepest descent with a fading memory: a terminal dive stays on record a while.
+        descent = max(-s[_VU, i], 0.0)
+        s[_DIVE, i] = max(s[_DIVE, i] * math.exp(-dt / dive_tau), descent)
+        # Hovering: slow within the velocity's uncertainty (bearing-only tracks of a hovering
+        # relay keep a few m/s of velocity noise), if the velocity is known at all.
+        var_v = 0.5 * (pd[i, 3] + pd[i, 4])
+        sd_v = math.sqrt(var_v) if var_v > 0 else (0.0 if var_v == var_v else np.nan)
+        if s[_SPEED, i] < hover_speed + hover_sigma_factor * sd_v and sd_v <= hover_max_sigma:
+            s[_HOVER, i] = s[_HOVER, i] + dt
+        else:
+            s[_HOVER, i] = max(s[_HOVER, i] - dt * hover_decay, 0.0)
+        s[_MATURITY, i] = 0.0 if new else s[_MATURITY, i] + a * (1.0 - s[_MATURITY, i])
+        s[_T, i] = t
+        dt_out[i] = dt
+        # Weighted log-likelihood of the features: a feature's weight falls as the
+        # filter's variance of it grows (and while the averages settle).
+        mature = 0.3 + 0.7 * s[_MATURITY, i]
+        ref_v = speed_ref * speed_ref
+        ref_u = alt_ref * alt_ref
+        w_v = mature * ref_v / (ref_v + _nan_to(var_v, 1e12, _BIG))
+        w_u = ref_u / (ref_u + _nan_to(pd[i, 2], 1e12, _BIG))
+        w_vu = mature * ref_v / (ref_v + _nan_to(pd[i, 5], 1e12, _BIG))
+        value[0], weight[0], var[0] = s[_SPEED, i], w_v, _nan_to(var_v, 1e12, 1e12)
+        value[1], weight[1], var[1] = height[i], w_u, _nan_to(pd[i, 2], 1e12, 1e12)
+        value[2], weight[2], var[2] = s[_CLIMB, i], w_vu, _nan_to(pd[i, 5], 1e12, 1e12)
+        value[3], weight[3], var[3] = s[_DIVE, i], w_vu, _nan_to(pd[i, 5], 1e12, 1e12)
+        value[4], weight[4], var[4] = s[_TURN, i], w_v if s[_SPEED, i] > turn_min_speed else 0.0, 0.0
+        value[5], weight[5], var[5] = s[_HOVER, i], w_v, 0.0
+        for f in range(6):
+            v = value[f]
+            if not math.isfinite(v):
+                continue
+            top = -np.inf
+            for c in range(n_cls):
+                lo = bands[f, c, 0]
+                hi = bands[f, c, 1]
+                sig = bands[f, c, 2]
+                if f < 4:
+                    sig = math.sqrt(sig * sig + var[f])
+                d = max(max(lo - v, v - hi), 0.0)
+                q = d / sig
+                ll[c] = -0.5 * (q * q)
+                if normalise[f]:
+                    ll[c] = ll[c] - math.log(hi - lo + _SQRT_2PI * sig)
+                top = max(top, ll[c])
+            w = fweight[f] * weight[f]
+            for c in range(n_cls):
+                # Robust: a wildly wrong estimate (a height the filter cannot see) costs a
+                # bounded amount.
+                ll_out[i, c] += w * max(ll[c] - top, -max_penalty)
+    return dt_out, ll_out
+
+
 class Kinematics:
     """Smoothed kinematic features per track (exponential averages in time)."""
 
     def __init__(self, config: ClassifyConfig) -> None:
         self.config = config
         self.height: NDArray[np.float64] = np.zeros(0)
-        self.state = TrackState(
-            {
-                "t": ((), np.float64, np.nan),
-                "speed": ((), np.float64, np.nan),
-                "vu": ((), np.float64, np.nan),
-                "climb": ((), np.float64, np.nan),
-                "dive": ((), np.float64, 0.0),
-                "turn": ((), np.float64, np.nan),
-                "hover": ((), np.float64, 0.0),
-                "heading": ((), np.float64, np.nan),
-                "maturity": ((), np.float64, 0.0),
-            }
-        )
+        self.state = TrackState(_KIN_SPEC)
+        c = config
+        self._bands = np.stack([_band_arrays(getattr(c, f)) for f in FEATURES])
+        self._normalise = np.array([f not in c.envelopes for f in FEATURES])
+        self._fweight = np.array([c.feature_weight.get(f, 1.0) for f in FEATURES], dtype=np.float64)
 
     def update(
         self,
         t: float,
-        ids: NDArray[np.int64],
+        src: NDArray[np.int64],
         x: NDArray[np.float64],
-        P: NDArray[np.float64],
+        pd: NDArray[np.float64],
         terrain: Terrain | None,
-    ) -> NDArray[np.float64]:
-        """Update the averages with states ``x [N,6]`` at ``t``; returns ``dt [N]`` since
-        each track's previous update (0 for new tracks)."""
+    ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+        """Update the averages with states ``x [N,6]`` (covariance diagonals ``pd [N,6]``)
+        of the rows ``src`` mapped (see :meth:`TrackState.align`, already done) at ``t``;
+        returns ``dt [N]`` since each track's previous update (0 for new tracks) and the
+        weighted kinematic log-likelihood ``[N, C]`` of the current features (a feature's
+        weight falls as the filter's variance of it grows, and while averages settle)."""
         c = self.config
-        s = self.state
-        new = s.align(ids)
-        n = ids.shape[0]
-        dt = np.where(new | ~np.isfinite(s["t"]), 0.0, t - s["t"])
-        dt = np.maximum(dt, 0.0)
-        a = 1.0 - np.exp(-dt / c.smooth_tau_s)
-        speed = np.hypot(x[:, 3], x[:, 4])
-        heading = np.arctan2(x[:, 3], x[:, 4])
-
-        def ema(name: str, value: NDArray[np.float64]) -> None:
-            old = s[name]
-            s[name] = np.where(
-                np.isfinite(old), old + a * (value - np.where(np.isfinite(old), old, 0)), value
-            )
-
-        ema("speed", speed)
-        # Vertical rate averaged with its sign: radar height noise makes |vU| of a level bird
-        # look like a climbing drone; the signed average keeps real climbs and dives only.
-        ema("vu", x[:, 5])
-        s["climb"] = np.abs(s["vu"])
-        # Turn rate only from two headings of a moving track: at low speed the heading is noise.
-        moving = speed > c.turn_min_speed_mps
-        prev_h = s["heading"]
-        ok = moving & np.isfinite(prev_h) & (dt > 0)
-        dpsi = np.abs(np.angle(np.exp(1j * (heading - np.where(np.isfinite(prev_h), prev_h, 0.0)))))
-        rate = np.where(ok, dpsi / np.where(dt > 0, dt, 1.0), np.nan)
-        turn = s["turn"]
-        turn = np.where(
-            ok,
-            np.where(np.isfinite(turn), turn + a * (np.nan_to_num(rate) - np.nan_to_num(turn)), rate),
-            turn,
-        )
-        s["turn"] = turn
-        s["heading"] = np.where(moving, heading, np.nan)
-        # Steepest descent with a fading memory: a terminal dive stays on record a while.
-        descent = np.maximum(-s["vu"], 0.0)
-        s["dive"] = np.maximum(s["dive"] * np.exp(-dt / c.dive_decay_tau_s), descent)
-        # Hovering: slow within the velocity's uncertainty (bearing-only tracks of a hovering
-        # relay keep a few m/s of velocity noise), if the velocity is known at all.
-        sd_v = np.sqrt(np.maximum(0.5 * (P[:, 3, 3] + P[:, 4, 4]), 0.0))
-        hovering = (s["speed"] < c.hover_speed_mps + c.hover_sigma_factor * sd_v) & (
-            sd_v <= c.hover_max_sigma_mps
-        )
-        s["hover"] = np.where(hovering, s["hover"] + dt, np.maximum(s["hover"] - dt * c.hover_decay_s, 0.0))
-        s["maturity"] = np.where(new, 0.0, s["maturity"] + a * (1.0 - s["maturity"]))
-        s["t"] = np.full(n, t)
         self.height = x[:, 2] - (terrain.height(x[:, 0], x[:, 1]) if terrain is not None else 0.0)
-        return dt
-
-    def loglik(self, P: NDArray[np.float64]) -> NDArray[np.float64]:
-        """Weighted kinematic log-likelihood ``[N, C]`` of the current features; a feature's
-        weight falls as the filter's variance of it grows (and while averages settle)."""
-        c = self.config
-        s = self.state
-        var_v = 0.5 * (P[:, 3, 3] + P[:, 4, 4])
-        var_u = P[:, 2, 2]
-        var_vu = P[:, 5, 5]
-        mature = 0.3 + 0.7 * s["maturity"]
-        w_v = mature * c.speed_sigma_ref_mps**2 / (c.speed_sigma_ref_mps**2 + np.nan_to_num(var_v, nan=1e12))
-        w_u = c.alt_sigma_ref_m**2 / (c.alt_sigma_ref_m**2 + np.nan_to_num(var_u, nan=1e12))
-        w_vu = (
-            mature * c.speed_sigma_ref_mps**2 / (c.speed_sigma_ref_mps**2 + np.nan_to_num(var_vu, nan=1e12))
+        return _kinematics(
+            float(t),
+            src,
+            self.state.data,
+            x,
+            pd,
+            np.ascontiguousarray(self.height, dtype=np.float64),
+            self._bands,
+            self._normalise,
+            self._fweight,
+            c.smooth_tau_s,
+            c.turn_min_speed_mps,
+            c.dive_decay_tau_s,
+            c.hover_speed_mps,
+            c.hover_sigma_factor,
+            c.hover_max_sigma_mps,
+            c.hover_decay_s,
+            c.speed_sigma_ref_mps,
+            c.alt_sigma_ref_m,
+            c.max_feature_penalty,
         )
-        n = s.ids.shape[0]
-        out = np.zeros((n, N_CLASSES))
-
-        def add(
-            name: str, value: NDArray[np.float64], w: NDArray[np.float64], var: NDArray[np.float64] | None
-        ) -> None:
-            ok = np.isfinite(value)
-            if not ok.any():
-                return
-            bands: dict[str, KinematicBand] = getattr(c, name)
-            v = None if var is None else np.nan_to_num(var, nan=1e12, posinf=1e12)
-            ll = band_loglik(np.where(ok, value, 0.0), _band_arrays(bands), name not in c.envelopes, v)
-            ll -= ll.max(axis=1, keepdims=True)
-            # Robust: a wildly wrong estimate (a height the filter cannot see) costs a bounded amount.
-            ll = np.maximum(ll, -c.max_feature_penalty)
-            out[:] += c.feature_weight.get(name, 1.0) * np.where(ok, w, 0.0)[:, None] * ll
-
-        add("speed", s["speed"], w_v, var_v)
-        add("height", self.height, w_u, var_u)
-        add("climb", s["climb"], w_vu, var_vu)
-        add("dive", s["dive"], w_vu, var_vu)
-        add("turn", s["turn"], np.where(s["speed"] > c.turn_min_speed_mps, w_v, 0.0), None)
-        add("hover", s["hover"], w_v, None)
-        return out
 
     def column(self, name: str) -> NDArray[np.float64]:
         return self.state[name]
+
+
+@kernel
+def _mixed(q: float, loglik: float) -> float:
+    """Log-likelihood of evidence that is the track's with probability ``q`` (else says
+    nothing about it): ``log(q * l + 1 - q)``."""
+    return math.log(q * math.exp(loglik) + (1.0 - q))
+
+
+@kernel
+def _rate(t: float, last: float, tau: float) -> float:
+    """Weight ``min(1, (t - last) / tau)`` of evidence last applied at ``last``."""
+    return min(max(t - last, 0.0) / tau, 1.0)
+
+
+@kernel
+def _normalise_row(logp: NDArray[np.float64], out: NDArray[np.float64], floor: float) -> None:
+    n_cls = logp.shape[0]
+    top = -np.inf
+    for c in range(n_cls):
+        if not math.isfinite(logp[c]):
+            logp[c] = -700.0
+        top = max(top, logp[c])
+    z = 0.0
+    for c in range(n_cls):
+        out[c] = math.exp(logp[c] - top)
+        z += out[c]
+    for c in range(n_cls):
+        out[c] /= z
+    if floor > 0:
+        z = 0.0
+        for c in range(n_cls):
+            out[c] = max(out[c], floor)
+            z += out[c]
+        for c in range(n_cls):
+            out[c] /= z
+
+
+# Columns of the class state: the log posterior (N_CLASSES rows), the posterior itself
+# (N_CLASSES rows), then these.
+_PROB = N_CLASSES
+_T_SENSOR = 2 * N_CLASSES
+_T_EMIT = 2 * N_CLASSES + 1
+
+
+@kernel
+def _fuse(
+    t: float,
+    s: NDArray[np.float64],
+    dt: NDArray[np.float64],
+    cls_lik: NDArray[np.float64],
+    link: NDArray[np.float64],
+    rf: NDArray[np.float64],
+    rid: NDArray[np.float64],
+    adsb: NDArray[np.float64],
+    protocol: NDArray[np.int64],
+    link_table: NDArray[np.float64],
+    rf_other_ll: NDArray[np.float64],
+    rid_ll: NDArray[np.float64],
+    adsb_ll: NDArray[np.float64],
+    relay: NDArray[np.bool_],
+    relay_ll: NDArray[np.float64],
+    kin_ll: NDArray[np.float64],
+    log_prior: NDArray[np.float64],
+    forget_tau: float,
+    sensor_weight: float,
+    sensor_tau: float,
+    emission_tau: float,
+    min_confidence: float,
+    kin_tau: float,
+    floor: float,
+) -> NDArray[np.float64]:
+    """One recursive step of every row (see :meth:`ClassFusion.update`); updates the
+    state ``s`` in place and returns the posterior ``[N, C]``."""
+    n = dt.shape[0]
+    n_cls = log_prior.shape[0]
+    prob = np.empty((n, n_cls))
+    logp = np.empty(n_cls)
+    ll = np.empty(n_cls)
+    emit = np.empty(n_cls)
+    for i in range(n):
+        fresh = False
+        for c in range(n_cls):
+            if not math.isfinite(s[c, i]):
+                fresh = True
+        # Forgetting: temper toward uniform so that stale evidence fades.
+        f = math.exp(-dt[i] / forget_tau)
+        for c in range(n_cls):
+            logp[c] = (log_prior[c] if fresh else s[c, i]) * f
+        if cls_lik.shape[0]:
+            top = -np.inf
+            for c in range(n_cls):
+                v = cls_lik[i, c]
+                ll[c] = v if math.isfinite(v) and v >= 0 else 1.0
+                top = max(top, ll[c])
+            seen = False
+            for c in range(n_cls):
+                v = ll[c] / top if top > 0 else 1.0
+                ll[c] = math.log(max(v, 1e-9))
+                if ll[c] < 0:
+                    seen = True
+            if seen:
+                # Frames of one camera repeat one another: their evidence counts at most at
+                # the rate of one full observation per ``sensor_tau_s``.
+                w = sensor_weight * _rate(t, s[_T_SENSOR, i], sensor_tau)
+                for c in range(n_cls):
+                    logp[c] = logp[c] + w * ll[c]
+                s[_T_SENSOR, i] = t
+        # Evidence less likely ours than another's says nothing: ambiguous bearings repeat
+        # step after step and would otherwise add up to a class.
+        q_link = link[i] if link[i] >= min_confidence else 0.0
+        q_rf = rf[i] if rf[i] >= min_confidence else 0.0
+        q_other = max(q_rf - q_link, 0.0)
+        q_rid = rid[i] if rid[i] >= min_confidence else 0.0
+        q_adsb = adsb[i] if adsb[i] >= min_confidence else 0.0
+        heard = False
+        p = protocol[i]
+        # Evidence held with confidence 0 adds log(1) = 0: most rows hear nothing.
+        if q_link > 0 or q_other > 0 or q_rid > 0 or q_adsb > 0:
+            for c in range(n_cls):
+                e = _mixed(q_link, link_table[p, c]) + _mixed(q_other, rf_other_ll[c])
+                e = e + _mixed(q_rid, rid_ll[c]) + _mixed(q_adsb, adsb_ll[c])
+                emit[c] = e
+                if e != 0:
+                    heard = True
+        if heard:
+            # An emitter heard every second is one fact, not a new one each scan.
+            w = _rate(t, s[_T_EMIT, i], emission_tau)
+            for c in range(n_cls):
+                logp[c] = logp[c] + w * emit[c]
+            s[_T_EMIT, i] = t
+        if relay[i]:
+            w = min(dt[i], 5.0)
+            for c in range(n_cls):
+                logp[c] = logp[c] + w * relay_ll[c]
+        w = min(dt[i] / kin_tau, 1.0)
+        for c in range(n_cls):
+            logp[c] = logp[c] + w * kin_ll[i, c]
+        _normalise_row(logp, prob[i], floor)
+        for c in range(n_cls):
+            s[c, i] = math.log(prob[i, c])
+            s[_PROB + c, i] = prob[i, c]
+    return prob
 
 
 class ClassFusion:
@@ -193,119 +411,79 @@ class ClassFusion:
     def __init__(self, config: ClassifyConfig) -> None:
         self.config = config
         prior = np.asarray(config.prior, dtype=np.float64)
-        self._log_prior = np.log(np.maximum(prior / prior.sum(), 1e-12))
+        self.log_prior = np.log(np.maximum(prior / prior.sum(), 1e-12))
+        #: the prior, normalised: the previous posterior of a new track
+        self.prior = np.exp(self.log_prior - self.log_prior.max())
+        self.prior /= self.prior.sum()
         self.state = TrackState(
-            {
-                "logp": ((N_CLASSES,), np.float64, np.nan),
-                "t_sensor": ((), np.float64, -np.inf),
-                "t_emit": ((), np.float64, -np.inf),
-            }
+            {"logp": (N_CLASSES, np.nan), "prob": (N_CLASSES, np.nan), "t_sensor": -np.inf, "t_emit": -np.inf}
         )
         c = config
-        self._link = np.log(np.maximum(np.asarray(c.link_lik), 1e-12))
-        self._rf_other = np.log(np.maximum(np.asarray(c.rf_other_lik), 1e-12))
-        self._rid = np.log(np.maximum(np.asarray(c.remote_id_lik), 1e-12))
-        self._adsb = np.log(np.maximum(np.asarray(c.adsb_lik), 1e-12))
+        self._link = np.log(np.maximum(np.asarray(c.link_lik, dtype=np.float64), 1e-12))
+        self._rf_other = np.log(np.maximum(np.asarray(c.rf_other_lik, dtype=np.float64), 1e-12))
+        self._rid = np.log(np.maximum(np.asarray(c.remote_id_lik, dtype=np.float64), 1e-12))
+        self._adsb = np.log(np.maximum(np.asarray(c.adsb_lik, dtype=np.float64), 1e-12))
         self._protocol = {
             name: np.log(np.maximum(np.asarray(lik, dtype=np.float64), 1e-12))
             for name, lik in c.protocol_lik.items()
         }
-        self._relay = np.log(np.maximum(np.asarray(c.relay_lik), 1e-12))
+        self._relay = np.log(np.maximum(np.asarray(c.relay_lik, dtype=np.float64), 1e-12))
+        self._link_table = np.zeros((0, N_CLASSES))
 
-    def previous(self, ids: NDArray[np.int64]) -> NDArray[np.float64]:
-        """Posterior ``[N, C]`` of the previous step for ``ids`` (the prior for new ids)."""
-        self.state.align(ids)
-        logp = self.state["logp"]
-        fresh = ~np.isfinite(logp).all(axis=1)
-        return _normalise(np.where(fresh[:, None], self._log_prior[None, :], logp), 0.0)
+    def previous(self) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+        """Log posterior and posterior ``[C, N]`` of the previous step of the rows the
+        state is aligned to (NaN for new tracks)."""
+        return self.state["logp"], self.state["prob"]
+
+    def _link_lls(self, vocab: Vocabulary) -> NDArray[np.float64]:
+        """Log-likelihood ``[V, C]`` of an FPV-link emission by protocol code."""
+        if self._link_table.shape[0] != len(vocab):
+            self._link_table = np.stack([self._protocol.get(name, self._link) for name in vocab.names])
+        return self._link_table
 
     def update(
         self,
         t: float,
-        ids: NDArray[np.int64],
         dt: NDArray[np.float64],
-        cls_lik: NDArray[np.float64] | None,
+        cls_lik: NDArray[np.float64],
         evidence: StepEvidence,
         kin_loglik: NDArray[np.float64],
         relay: NDArray[np.bool_],
+        vocab: Vocabulary,
     ) -> NDArray[np.float64]:
-        """One recursive step; returns the posterior ``[N, C]`` (rows sum to one)."""
+        """One recursive step over the rows the state is aligned to; returns the posterior
+        ``[N, C]`` (rows sum to one)."""
         c = self.config
-        s = self.state
-        s.align(ids)
-        logp = s["logp"]
-        fresh = ~np.isfinite(logp).all(axis=1)
-        logp = np.where(fresh[:, None], self._log_prior[None, :], logp)
-        # Forgetting: temper toward uniform so that stale evidence fades.
-        logp = logp * np.exp(-dt / c.forget_tau_s)[:, None]
-        if cls_lik is not None and cls_lik.shape[0]:
-            lik = np.where(np.isfinite(cls_lik) & (cls_lik >= 0), cls_lik, 1.0)
-            top = lik.max(axis=1, keepdims=True)
-            lik = np.where(top > 0, lik / np.where(top > 0, top, 1.0), 1.0)
-            ll = np.log(np.maximum(lik, 1e-9))
-            seen = (ll < 0).any(axis=1)
-            # Frames of one camera repeat one another: their evidence counts at most at the
-            # rate of one full observation per ``sensor_tau_s``, however often we are called.
-            w = c.sensor_weight * _rate(t, s["t_sensor"], c.sensor_tau_s)
-            logp = logp + np.where(seen, w, 0.0)[:, None] * ll
-            s["t_sensor"] = np.where(seen, t, s["t_sensor"])
-        link_ll = np.broadcast_to(self._link, logp.shape)
-        for name, ll in self._protocol.items():
-            link_ll = np.where((evidence.protocol == name)[:, None], ll[None, :], link_ll)
-
-        # Evidence less likely ours than another's says nothing: ambiguous bearings repeat
-        # step after step and would otherwise add up to a class.
-        def sure(q: NDArray[np.float64]) -> NDArray[np.float64]:
-            out: NDArray[np.float64] = np.where(q >= c.min_evidence_confidence, q, 0.0)
-            return out
-
-        link = sure(evidence.link)
-        rf_other = np.maximum(sure(evidence.rf) - link, 0.0)
-        emit_ll = _mixed(link, link_ll) + _mixed(rf_other, self._rf_other)
-        emit_ll = (
-            emit_ll + _mixed(sure(evidence.remote_id), self._rid) + _mixed(sure(evidence.adsb), self._adsb)
+        return _fuse(
+            float(t),
+            self.state.data,
+            dt,
+            cls_lik,
+            evidence.link,
+            evidence.rf,
+            evidence.remote_id,
+            evidence.adsb,
+            evidence.protocol,
+            self._link_lls(vocab),
+            self._rf_other,
+            self._rid,
+            self._adsb,
+            relay,
+            self._relay,
+            kin_loglik,
+            self.log_prior,
+            c.forget_tau_s,
+            c.sensor_weight,
+            c.sensor_tau_s,
+            c.emission_tau_s,
+            c.min_evidence_confidence,
+            c.kin_tau_s,
+            c.prob_floor,
         )
-        heard = (emit_ll != 0).any(axis=1)
-        # An emitter heard every second is one fact, not a new one each scan: like the
-        # camera frames, emissions count at most once per ``emission_tau_s``.
-        w = _rate(t, s["t_emit"], c.emission_tau_s)
-        logp = logp + np.where(heard, w, 0.0)[:, None] * emit_ll
-        s["t_emit"] = np.where(heard, t, s["t_emit"])
-        logp = logp + relay[:, None] * np.minimum(dt, 5.0)[:, None] * self._relay
-        logp = logp + np.minimum(dt / c.kin_tau_s, 1.0)[:, None] * kin_loglik
-        prob = _normalise(logp, c.prob_floor)
-        s["logp"] = np.log(prob)
-        return prob
-
-
-def _rate(t: float, last: NDArray[np.float64], tau: float) -> NDArray[np.float64]:
-    """Weight ``min(1, (t - last) / tau)`` of evidence last applied at ``last``."""
-    out: NDArray[np.float64] = np.minimum(np.maximum(t - last, 0.0) / tau, 1.0)
-    return out
-
-
-def _mixed(q: NDArray[np.float64], loglik: NDArray[np.float64]) -> NDArray[np.float64]:
-    """Log-likelihood of evidence that is the track's with probability ``q`` (else says
-    nothing about it): ``log(q * l + 1 - q)``, per row and class."""
-    ll = np.broadcast_to(loglik, (q.shape[0], loglik.shape[-1]))
-    out: NDArray[np.float64] = np.log(q[:, None] * np.exp(ll) + (1.0 - q[:, None]))
-    return out
 
 
 def floor_probs(prob: NDArray[np.float64], floor: float) -> NDArray[np.float64]:
     """Rows of ``prob`` renormalised with every entry at least about ``floor``."""
     p = np.maximum(np.where(np.isfinite(prob), prob, 0.0), floor)
     out: NDArray[np.float64] = p / p.sum(axis=1, keepdims=True)
-    return out
-
-
-def _normalise(logp: NDArray[np.float64], floor: float) -> NDArray[np.float64]:
-    logp = np.where(np.isfinite(logp), logp, -700.0)
-    logp = logp - logp.max(axis=1, keepdims=True)
-    p = np.exp(logp)
-    p /= p.sum(axis=1, keepdims=True)
-    if floor > 0:
-        p = np.maximum(p, floor)
-        p /= p.sum(axis=1, keepdims=True)
-    out: NDArray[np.float64] = p
     return out

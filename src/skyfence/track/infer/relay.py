@@ -19,12 +19,14 @@ from the defended side (the sensors' centroid). The chain's id is the relay's tr
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import NDArray
 
+from skyfence._jit import kernel
 from skyfence.model.classes import TargetClass
 from skyfence.model.sensors import SensorRegistry
 from skyfence.model.tracks import TrackStatus
@@ -86,10 +88,8 @@ class Border:
         return out
 
     def depth(self, p: NDArray[np.float64]) -> NDArray[np.float64]:
-        """Signed distance from the border, positive on the home side."""
-        d, _, _ = self.nearest(p)
-        out: NDArray[np.float64] = d * np.where(self.side(p) * self.home_sign >= 0, 1.0, -1.0)
-        return out
+        """Signed distance from the border of points ``p[:, :2]``, positive on the home side."""
+        return _depth(np.ascontiguousarray(p, dtype=np.float64), self.a, self.b, self.home_sign)
 
     def far_normal(self, p: NDArray[np.float64]) -> NDArray[np.float64]:
         """Unit normal ``[N,2]`` of the nearest segment pointing to the far side."""
@@ -110,6 +110,182 @@ class Border:
             u = (ao[:, 0] * direction[1] - ao[:, 1] * direction[0]) / denom
         ok = np.isfinite(s) & (s >= 0) & (u >= 0) & (u <= 1)
         return float(s[ok].min()) if ok.any() else float("inf")
+
+
+@kernel
+def _depth(
+    p: NDArray[np.float64], a: NDArray[np.float64], b: NDArray[np.float64], home_sign: float
+) -> NDArray[np.float64]:
+    """:meth:`Border.depth`: distance to the nearest segment ``a -> b`` (the first of
+    equals), signed by the side of that segment (home side positive)."""
+    n = p.shape[0]
+    out = np.empty(n)
+    for i in range(n):
+        best = np.inf
+        k_best = 0
+        for k in range(a.shape[0]):
+            abx = b[k, 0] - a[k, 0]
+            aby = b[k, 1] - a[k, 1]
+            apx = p[i, 0] - a[k, 0]
+            apy = p[i, 1] - a[k, 1]
+            u = min(max((apx * abx + apy * aby) / max(abx * abx + aby * aby, 1e-12), 0.0), 1.0)
+            dx = p[i, 0] - (a[k, 0] + u * abx)
+            dy = p[i, 1] - (a[k, 1] + u * aby)
+            d = math.sqrt(dx * dx + dy * dy)
+            if d < best:
+                best = d
+                k_best = k
+        abx = b[k_best, 0] - a[k_best, 0]
+        aby = b[k_best, 1] - a[k_best, 1]
+        cross = abx * (p[i, 1] - a[k_best, 1]) - aby * (p[i, 0] - a[k_best, 0])
+        side = 1.0 if cross > 0 else (-1.0 if cross < 0 else 0.0)
+        out[i] = best if side * home_sign >= 0 else -best
+    return out
+
+
+# Columns of the relay state.
+_LAST_LINK_T, _PROTOCOL, _BAND, _PROTO_W, _T, _RELAY_UNTIL, _RELAY_ID, _OP_BEARING, _OP_SOURCE = range(9)
+
+
+@kernel
+def _chains(
+    t: float,
+    ids: NDArray[np.int64],
+    s: NDArray[np.float64],
+    link_q: NDArray[np.float64],
+    protocol: NDArray[np.int64],
+    band: NDArray[np.int64],
+    protocol_q: NDArray[np.float64],
+    x: NDArray[np.float64],
+    status: NDArray[np.int8],
+    speed: NDArray[np.float64],
+    speed_sd: NDArray[np.float64],
+    hover_s: NDArray[np.float64],
+    height: NDArray[np.float64],
+    fpv_prob: NDArray[np.float64],
+    rf_silent: NDArray[np.float64],
+    last_passive: NDArray[np.float64],
+    depth: NDArray[np.float64],
+    has_border: bool,
+    confirmed: int,
+    coasting: int,
+    protocol_memory: float,
+    passive_recent: float,
+    border_distance: float,
+    operator_los: float,
+    max_speed: float,
+    speed_sigma_factor: float,
+    min_dwell: float,
+    min_height: float,
+    rf_recent: float,
+    min_fpv_prob: float,
+    service_radius: float,
+    hold: float,
+) -> tuple[NDArray[np.bool_], NDArray[np.int64], NDArray[np.bool_]]:
+    """See :meth:`RelayChains.update`: returns ``(relay, relay_id, candidate)``; the state
+    ``s`` is updated in place."""
+    n = ids.shape[0]
+    cand = np.zeros(n, np.bool_)
+    fpv = np.zeros(n, np.bool_)
+    alive = np.zeros(n, np.bool_)
+    n_cand = 0
+    for i in range(n):
+        if link_q[i] >= 0.5:
+            s[_LAST_LINK_T, i] = t
+        # Protocol and band are remembered from any bearing plausibly the track's, so an
+        # FPV seen through a crowd still gets its band; the weight behind the remembered
+        # one (decaying) must be beaten by a new bearing before it changes, so the odd
+        # bearing of a neighbour on the same line does not rename the track's link.
+        dt = t - s[_T, i] if math.isfinite(s[_T, i]) else 0.0
+        w = s[_PROTO_W, i] * math.exp(-max(dt, 0.0) / protocol_memory)
+        if protocol[i] != 0:
+            if protocol[i] == s[_PROTOCOL, i] and band[i] == s[_BAND, i]:
+                w = w + protocol_q[i]
+            elif protocol_q[i] > w:
+                w = protocol_q[i]
+                s[_PROTOCOL, i] = protocol[i]
+                s[_BAND, i] = band[i]
+        s[_PROTO_W, i] = w
+        s[_T, i] = t
+        # Both ends of a chain must be seen by a passive sensor (radar, camera, microphone)
+        # now and then: tracks held by RF bearings alone can be ghosts of crossing lines.
+        alive[i] = (status[i] == confirmed or status[i] == coasting) and t - last_passive[i] <= passive_recent
+        near_border = True
+        beyond_los = True
+        if has_border:
+            near_border = abs(depth[i]) <= border_distance
+            beyond_los = depth[i] >= operator_los
+        v = speed[i]
+        v = np.inf if math.isnan(v) else v
+        cand[i] = (
+            alive[i]
+            and v <= max_speed + speed_sigma_factor * speed_sd[i]
+            and hover_s[i] >= min_dwell
+            and height[i] >= min_height
+            and t - s[_LAST_LINK_T, i] <= rf_recent
+            and near_border
+        )
+        fpv[i] = (
+            alive[i] and not cand[i] and fpv_prob[i] >= min_fpv_prob and rf_silent[i] < 0.5 and beyond_los
+        )
+        n_cand += cand[i]
+    relay_id = np.full(n, -1, np.int64)
+    served = np.zeros(n, np.bool_)
+    if n_cand:
+        for f in range(n):
+            if not fpv[f] or s[_PROTOCOL, f] == 0:
+                # Only an FPV whose own link was heard can be put on a relay's link.
+                continue
+            pf = s[_PROTOCOL, f]
+            bf = s[_BAND, f]
+            best = np.inf
+            r_best = -1
+            for r in range(n):
+                if not cand[r]:
+                    continue
+                pr = s[_PROTOCOL, r]
+                br = s[_BAND, r]
+                # A relay re-transmits its clients' links: same protocol, same band.
+                if (pr != 0 and pf != pr) or (bf != 0 and br != 0 and bf != br):
+                    continue
+                dx = x[f, 0] - x[r, 0]
+                dy = x[f, 1] - x[r, 1]
+                d = math.sqrt(dx * dx + dy * dy)
+                if not d <= service_radius:
+                    continue
+                # Keep an existing link while it is compatible: chains should not flicker.
+                cost = d - service_radius if s[_RELAY_ID, f] == ids[r] else d
+                if cost < best:
+                    best = cost
+                    r_best = r
+            if r_best >= 0:
+                relay_id[f] = ids[r_best]
+                served[r_best] = True
+    n_relay = 0
+    relay = np.zeros(n, np.bool_)
+    for i in range(n):
+        # Once a relay, a relay while it stays a candidate: the FPVs it serves come and go
+        # (they dive, or drop out of the picture behind terrain) but the chain stands.
+        if cand[i] and (served[i] or t <= s[_RELAY_UNTIL, i]):
+            s[_RELAY_UNTIL, i] = t + hold
+        relay[i] = alive[i] and t <= s[_RELAY_UNTIL, i]
+        n_relay += relay[i]
+    # A relay's FPVs that drop out for a moment keep their link during the hold.
+    relays = np.empty(n_relay, np.int64)
+    k = 0
+    for i in range(n):
+        if relay[i]:
+            relays[k] = ids[i]
+            k += 1
+    relays.sort()
+    for i in range(n):
+        old = s[_RELAY_ID, i]
+        if relay_id[i] < 0 and fpv[i] and n_relay:
+            p = np.searchsorted(relays, old)
+            if p < n_relay and relays[p] == old:
+                relay_id[i] = np.int64(old)
+        s[_RELAY_ID, i] = relay_id[i]
+    return relay, relay_id, cand
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,15 +331,15 @@ class RelayChains:
         self.border = Border(zones or (), home)
         self.state = TrackState(
             {
-                "last_link_t": ((), np.float64, -np.inf),
-                "protocol": ((), "<U32", ""),
-                "band": ((), "<U32", ""),
-                "proto_w": ((), np.float64, 0.0),
-                "t": ((), np.float64, np.nan),
-                "relay_until": ((), np.float64, -np.inf),
-                "relay_id": ((), np.int64, -1),
-                "op_bearing": ((), np.float64, np.nan),
-                "op_source": ((), np.int8, 0),
+                "last_link_t": -np.inf,
+                "protocol": 0.0,
+                "band": 0.0,
+                "proto_w": 0.0,
+                "t": np.nan,
+                "relay_until": -np.inf,
+                "relay_id": -1.0,
+                "op_bearing": np.nan,
+                "op_source": 0.0,
             }
         )
 
@@ -182,81 +358,55 @@ class RelayChains:
         evidence: StepEvidence,
         last_passive: NDArray[np.float64],
     ) -> RelayResult:
+        """One step over the rows the state is aligned to (``ids``)."""
         c = self.config
         s = self.state
-        s.align(ids)
         n = ids.shape[0]
-        link = evidence.link >= 0.5
-        s["last_link_t"] = np.where(link, t, s["last_link_t"])
-        # Protocol and band are remembered from any bearing plausibly the track's, so an
-        # FPV seen through a crowd still gets its band; the weight behind the remembered
-        # one (decaying) must be beaten by a new bearing before it changes, so the odd
-        # bearing of a neighbour on the same line does not rename the track's link.
-        dt = np.where(np.isfinite(s["t"]), t - s["t"], 0.0)
-        w = s["proto_w"] * np.exp(-np.maximum(dt, 0.0) / c.protocol_memory_s)
-        heard = evidence.protocol != ""
-        same = heard & (evidence.protocol == s["protocol"]) & (evidence.band == s["band"])
-        swap = heard & ~same & (evidence.protocol_q > w)
-        s["proto_w"] = np.where(same, w + evidence.protocol_q, np.where(swap, evidence.protocol_q, w))
-        s["protocol"] = np.where(swap, evidence.protocol, s["protocol"])
-        s["band"] = np.where(swap, evidence.band, s["band"])
-        s["t"] = np.full(n, t)
-        # Both ends of a chain must be seen by a passive sensor (radar, camera, microphone)
-        # now and then: tracks held by RF bearings alone can be ghosts of crossing lines.
-        alive = ((status == TrackStatus.CONFIRMED) | (status == TrackStatus.COASTING)) & (
-            t - last_passive <= c.passive_recent_s
+        has_border = bool(len(self.border) and n)
+        depth = self.border.depth(x) if has_border else np.zeros(0)
+        relay, relay_id, cand = _chains(
+            float(t),
+            ids,
+            s.data,
+            evidence.link,
+            evidence.protocol,
+            evidence.band,
+            evidence.protocol_q,
+            x,
+            status,
+            speed,
+            speed_sd,
+            hover_s,
+            height,
+            np.ascontiguousarray(cls_prob[:, TargetClass.FPV]),
+            rf_silent,
+            last_passive,
+            depth,
+            has_border,
+            int(TrackStatus.CONFIRMED),
+            int(TrackStatus.COASTING),
+            c.protocol_memory_s,
+            c.passive_recent_s,
+            c.border_distance_m,
+            c.operator_los_m,
+            c.max_speed_mps,
+            c.speed_sigma_factor,
+            c.min_dwell_s,
+            c.min_height_m,
+            c.rf_recent_s,
+            c.min_fpv_prob,
+            c.service_radius_m,
+            c.hold_s,
         )
-        xy = x[:, :2]
-        near_border = np.ones(n, dtype=bool)
-        beyond_los = np.ones(n, dtype=bool)
-        if len(self.border) and n:
-            depth = self.border.depth(xy)
-            near_border = np.abs(depth) <= c.border_distance_m
-            beyond_los = depth >= c.operator_los_m
-        cand = (
-            alive
-            & (np.nan_to_num(speed, nan=np.inf) <= c.max_speed_mps + c.speed_sigma_factor * speed_sd)
-            & (hover_s >= c.min_dwell_s)
-            & (height >= c.min_height_m)
-            & (t - s["last_link_t"] <= c.rf_recent_s)
-            & near_border
-        )
-        fpv = (
-            alive & ~cand & (cls_prob[:, TargetClass.FPV] >= c.min_fpv_prob) & (rf_silent < 0.5) & beyond_los
-        )
-        relay_id = np.full(n, -1, dtype=np.int64)
-        ri = np.flatnonzero(cand)
-        fi = np.flatnonzero(fpv)
-        if ri.size and fi.size:
-            d = np.linalg.norm(xy[fi, None, :] - xy[None, ri, :], axis=2)
-            pf = s["protocol"][fi][:, None]
-            pr = s["protocol"][ri][None, :]
-            bf = s["band"][fi][:, None]
-            br = s["band"][ri][None, :]
-            # A relay re-transmits its clients' links: same protocol, same band.
-            mismatch = ((pf != "") & (pr != "") & (pf != pr)) | ((bf != "") & (br != "") & (bf != br))
-            # Only an FPV whose own link was heard can be put on a relay's link.
-            ok = (d <= c.service_radius_m) & ~mismatch & (pf != "")
-            # Keep an existing link while it is compatible: chains should not flicker.
-            kept = s["relay_id"][fi][:, None] == ids[ri][None, :]
-            cost = np.where(ok, d - kept * c.service_radius_m, np.inf)
-            best = np.argmin(cost, axis=1)
-            has = np.isfinite(cost[np.arange(fi.size), best])
-            relay_id[fi[has]] = ids[ri[best[has]]]
-        served = np.isin(ids, relay_id[relay_id >= 0])
-        # Once a relay, a relay while it stays a candidate: the FPVs it serves come and go
-        # (they dive, or drop out of the picture behind terrain) but the chain stands.
-        keep = cand & (served | (t <= s["relay_until"]))
-        s["relay_until"] = np.where(keep, t + c.hold_s, s["relay_until"])
-        relay = alive & (t <= s["relay_until"])
-        # A relay's FPVs that drop out for a moment keep their link during the hold.
-        held = (relay_id < 0) & fpv & np.isin(s["relay_id"], ids[relay])
-        relay_id = np.where(held, s["relay_id"], relay_id)
-        s["relay_id"] = relay_id
-        self._operator(t, ids, x, relay, evidence.unassociated)
-        chain = np.where(relay, ids, relay_id)
-        op = np.where(relay, s["op_bearing"], np.nan)
-        src = np.where(relay, s["op_source"], 0).astype(np.int8)
+        if relay.any():
+            self._operator(t, ids, x, relay, evidence.unassociated)
+            chain = np.where(relay, ids, relay_id)
+            op = np.where(relay, s["op_bearing"], np.nan)
+            src = np.where(relay, s["op_source"], 0).astype(np.int8)
+        else:
+            chain = relay_id.copy()
+            op = np.full(n, np.nan)
+            src = np.zeros(n, dtype=np.int8)
         return RelayResult(relay, relay_id, chain, op, src, cand)
 
     def _operator(
@@ -282,7 +432,7 @@ class RelayChains:
                 to_relay = _bearing(p[None, :] - free.origin[:, :2])
                 off = np.abs(np.angle(np.exp(1j * (free.az - to_relay))))
                 band = s["band"][r]
-                same = (free.band == band) | (free.band == "") | (band == "")
+                same = (free.band == band) | (free.band == 0) | (band == 0)
                 pick = ok_free & same & (off >= c.operator_min_sep_rad)
                 if pick.any():
                     o = free.origin[pick, :2]
