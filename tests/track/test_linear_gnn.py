@@ -10,7 +10,8 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 from scipy.optimize import linear_sum_assignment
 
-from skyfence.model import Detections
+from skyfence.geo import Site
+from skyfence.model import Detections, Sensor, SensorRegistry
 from skyfence.track import Tracker, TrackerConfig
 from skyfence.track.config import AssociationConfig, ManagementConfig, MotionConfig
 from skyfence.track.linear_gnn import min_cost_assignment
@@ -42,15 +43,39 @@ def _batches(n: int, scans: int, dim: int, seed: int, clutter: int = 6) -> list[
     return out
 
 
-def _run(batches: list[Detections], fast: bool, cfg: TrackerConfig) -> list:
-    tr = Tracker(cfg)
+def _run(
+    batches: list[Detections], fast: bool, cfg: TrackerConfig, sensors: SensorRegistry | None = None
+) -> list:
+    tr = Tracker(cfg, sensors)
     tr._fast_paths = fast
     snaps = [tr.update(b) for b in batches]
     return [snaps, tr.stats]
 
 
-@pytest.mark.parametrize(("dim", "n", "seed"), [(2, 12, 1), (2, 60, 2), (3, 25, 3), (2, 150, 4)])
-def test_compiled_step_gives_the_same_tracks_as_the_general_step(dim: int, n: int, seed: int) -> None:
+@pytest.mark.parametrize(
+    ("dim", "n", "seed", "max_range"),
+    [
+        (2, 12, 1, None),
+        (2, 60, 2, None),
+        (3, 25, 3, None),
+        (2, 150, 4, None),
+        (3, 40, 5, 1800.0),
+        (2, 80, 6, 1500.0),
+    ],
+)
+def test_compiled_step_gives_the_same_tracks_as_the_general_step(
+    dim: int, n: int, seed: int, max_range: float | None
+) -> None:
+    # With a registered sensor of limited range, tracks beyond it are neither gated nor
+    # charged a miss (the range branches of both paths).
+    sensors = (
+        None
+        if max_range is None
+        else SensorRegistry(
+            Site(48.0, 22.0),
+            [Sensor("radar", "radar", "position", np.array([1500.0, 1500.0, 0.0]), 1.0, max_range)],
+        )
+    )
     cfg = TrackerConfig(
         motion=MotionConfig(model="cv", q_horizontal=0.5, q_vertical=0.2),
         association=AssociationConfig(method="gnn", gate_probability=0.999),
@@ -58,7 +83,7 @@ def test_compiled_step_gives_the_same_tracks_as_the_general_step(dim: int, n: in
         run_inference=False,
     )
     batches = _batches(n, 40, dim, seed)
-    (fast, fstats), (slow, sstats) = _run(batches, True, cfg), _run(batches, False, cfg)
+    (fast, fstats), (slow, sstats) = _run(batches, True, cfg, sensors), _run(batches, False, cfg, sensors)
     assert fstats == sstats
     assert sum(len(s) for s in fast) > 40
     for a, b in zip(fast, slow, strict=True):
@@ -91,7 +116,7 @@ def test_compiled_step_serves_inference_the_same_associations() -> None:
     )
 )
 def test_min_cost_assignment_is_optimal(c: np.ndarray) -> None:
-    n, extra = c.shape
+    n = c.shape[0]
     C = np.concatenate([c, np.full((n, n), 50.0)], axis=1)  # every row can go somewhere
     col = min_cost_assignment(C)
     assert len(set(col.tolist())) == n and (col >= 0).all()
