@@ -4,7 +4,9 @@ Track state is mode-conditioned: ``xm [N,M,6]``, ``Pm [N,M,6,6]`` and mode
 probabilities ``mu [N,M]``; ``M = 1`` is a plain (E/U)KF, ``M > 1`` an IMM whose modes
 are mixed before each prediction. Updates are moment-matched mixtures over
 ``(track, detection)`` pairs with weights ``beta`` (1 for GNN, the association
-probabilities for JPDA), so one code path serves both associators.
+probabilities for JPDA), so one code path serves both associators. The common cases
+are compiled (:mod:`skyfence.track.kern_kalman`): the constant velocity prediction and
+the one-detection-per-track EKF update, both in place.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import NDArray
 
+from skyfence.track.kern_kalman import KIND_BEARING, KIND_LINEAR, KIND_POLAR, cv_predict, ekf_update_one
 from skyfence.track.measure import Nonlinear, angle_mask, predict_measurement, residual
 
 __all__ = [
@@ -26,6 +29,17 @@ __all__ = [
 ]
 
 _LOG_2PI = float(np.log(2.0 * np.pi))
+_UPDATE_KIND = {
+    "position": KIND_LINEAR,
+    "remote_id": KIND_LINEAR,
+    "polar": KIND_POLAR,
+    "bearing": KIND_BEARING,
+}
+
+
+def _kernel_ok(*arrays: NDArray[np.float64]) -> bool:
+    """Whether the compiled in-place kernels may write these arrays (one specialisation)."""
+    return all(a.dtype == np.float64 and a.flags.c_contiguous and a.flags.writeable for a in arrays)
 
 
 def combine(
@@ -67,6 +81,9 @@ def predict(
         # Constant velocity: F = [[I, dt I], [0, I]] applied by block, not as a 6x6 product.
         # In place: the caller hands over its state arrays and takes the results back.
         dt = f[0, 3]
+        if _kernel_ok(xm, Pm):
+            cv_predict(xm, Pm, float(dt), np.ascontiguousarray(Q[0], dtype=np.float64))
+            return xm, Pm, mu
         xm[..., :3] += dt * xm[..., 3:]
         Pm[..., :3, :] += dt * Pm[..., 3:, :]
         Pm[..., :, :3] += dt * Pm[..., :, 3:]
@@ -214,6 +231,28 @@ def mixture_update(
     if K == 0:
         return xm, Pm, mu
     m = z.shape[1]
+    code = _UPDATE_KIND.get(kind)
+    if (
+        M == 1
+        and code is not None
+        and (method == "ekf" or code == KIND_LINEAR)
+        and m <= 3
+        and _kernel_ok(xm, Pm)
+        and (one_to_one or (beta0[track].max() == 0.0 and np.all(beta == 1.0)))
+    ):
+        # GNN with a plain filter: one compiled pass, each track updated in place.
+        sp = spos[None, :] if spos.ndim == 1 else spos
+        ekf_update_one(
+            xm,
+            Pm,
+            np.ascontiguousarray(track, dtype=np.int64),
+            np.ascontiguousarray(z, dtype=np.float64),
+            np.ascontiguousarray(R, dtype=np.float64),
+            code,
+            angle_mask(kind, m),
+            np.ascontiguousarray(sp, dtype=np.float64),
+        )
+        return xm, Pm, mu
     xk = xm[track].reshape(K * M, 6)
     Pk = Pm[track].reshape(K * M, 6, 6)
     sp = spos if spos.ndim == 1 else np.repeat(spos, M, axis=0)

@@ -3,7 +3,8 @@
 ``predict_measurement`` returns the predicted measurement ``zhat``, its covariance
 ``Pzz`` (without sensor noise) and the state-measurement cross covariance ``Pxz`` for
 many states at once, by linearisation (EKF; exact for the linear kinds) or by the
-unscented transform (UKF). Angles wrap: residuals of azimuth go through :func:`wrap`.
+unscented transform (UKF); the EKF for polar and bearing kinds is compiled
+(:func:`skyfence.track.kern_kalman.ekf_measure`). Angles wrap: residuals of azimuth go through :func:`wrap`.
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ from typing import Literal
 
 import numpy as np
 from numpy.typing import NDArray
+
+from skyfence.track.kern_kalman import KIND_BEARING, KIND_POLAR, ekf_measure
 
 __all__ = [
     "Nonlinear",
@@ -26,6 +29,8 @@ __all__ = [
 ]
 
 Nonlinear = Literal["ekf", "ukf"]
+#: Kinds whose EKF prediction is compiled (:mod:`skyfence.track.kern_kalman`).
+_KIND_CODE = {"polar": KIND_POLAR, "bearing": KIND_BEARING}
 _TWO_PI = 2.0 * np.pi
 
 
@@ -131,6 +136,15 @@ def predict_measurement(
         Pxz = P[:, :, :m].copy()
         return zhat, Pxz[:, :m, :].copy(), Pxz
     if method == "ekf":
+        if kind in _KIND_CODE and m <= 3:
+            sp = spos[None, :] if spos.ndim == 1 else spos
+            return ekf_measure(
+                np.ascontiguousarray(x, dtype=np.float64),
+                np.ascontiguousarray(P, dtype=np.float64),
+                _KIND_CODE[kind],
+                m,
+                np.ascontiguousarray(sp, dtype=np.float64),
+            )
         H = measure_jacobian(x, kind, m, spos)
         zhat = measure(x, kind, m, spos)
         Pxz = P @ np.swapaxes(H, 1, 2)

@@ -1,0 +1,212 @@
+"""Compiled Kalman stages: EKF measurement prediction (polar, bearing, linear), the
+one-detection-per-track update in place (GNN with a plain filter), and the constant
+velocity prediction in place.
+
+The measurement Jacobian of every kind touches only the position columns, so ``Pxz`` is
+``P[:, :3] H'`` (a 6x3 by 3xm product) and ``Pzz = H Pxz[:3]``; each state is one loop
+iteration with no ``[K,m,6]`` temporaries.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numpy.typing import NDArray
+
+from skyfence._jit import kernel
+
+__all__ = ["KIND_BEARING", "KIND_LINEAR", "KIND_POLAR", "cv_predict", "ekf_measure", "ekf_update_one"]
+
+KIND_LINEAR = 0
+KIND_POLAR = 1
+KIND_BEARING = 2
+
+_TWO_PI = 2.0 * math.pi
+_INV_TWO_PI = 1.0 / _TWO_PI
+
+
+@kernel
+def _h_and_jacobian(
+    x: NDArray[np.float64],
+    spos: NDArray[np.float64],
+    i: int,
+    si: int,
+    kind: int,
+    m: int,
+    zh: NDArray[np.float64],
+    H: NDArray[np.float64],
+) -> None:
+    """``h(x[i])`` into ``zh [m]`` and its position Jacobian into ``H [m,3]`` (one call per
+    state, not per pair: the scratch arrays are reused)."""
+    if kind == KIND_LINEAR:
+        for a in range(m):
+            zh[a] = x[i, a]
+            for c in range(3):
+                H[a, c] = 1.0 if a == c else 0.0
+        return
+    e = x[i, 0] - spos[si, 0]
+    n = x[i, 1] - spos[si, 1]
+    u = x[i, 2] - spos[si, 2]
+    rh2 = max(e * e + n * n, 1e-12)
+    rh = math.sqrt(rh2)
+    rh_m = max(math.hypot(e, n), 1e-6)
+    r2 = rh2 + u * u
+    az = math.atan2(e, n)
+    # Rows of the Jacobian: azimuth and elevation.
+    az0, az1 = n / rh2, -e / rh2
+    el0, el1, el2 = -u * e / (r2 * rh), -u * n / (r2 * rh), rh / r2
+    for a in range(m):
+        for c in range(3):
+            H[a, c] = 0.0
+    if kind == KIND_POLAR:
+        if m == 2:
+            zh[0], zh[1] = rh_m, az
+            H[0, 0], H[0, 1] = e / rh, n / rh
+            H[1, 0], H[1, 1] = az0, az1
+        else:
+            r = math.sqrt(r2)
+            zh[0] = math.sqrt(rh_m * rh_m + u * u)
+            zh[1] = az
+            zh[2] = math.atan2(u, rh_m)
+            H[0, 0], H[0, 1], H[0, 2] = e / r, n / r, u / r
+            H[1, 0], H[1, 1] = az0, az1
+            H[2, 0], H[2, 1], H[2, 2] = el0, el1, el2
+        return
+    zh[0] = az
+    H[0, 0], H[0, 1] = az0, az1
+    if m == 2:
+        zh[1] = math.atan2(u, rh_m)
+        H[1, 0], H[1, 1], H[1, 2] = el0, el1, el2
+
+
+@kernel
+def ekf_measure(
+    x: NDArray[np.float64], P: NDArray[np.float64], kind: int, m: int, spos: NDArray[np.float64]
+) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]:
+    """``zhat [K,m]``, ``Pzz [K,m,m]``, ``Pxz [K,6,m]`` of states ``x [K,6]``, ``P [K,6,6]``
+    seen from ``spos [1,3]`` (one sensor) or ``[K,3]`` (one per state)."""
+    k = x.shape[0]
+    zhat = np.empty((k, m))
+    Pzz = np.empty((k, m, m))
+    Pxz = np.empty((k, 6, m))
+    zh = np.empty(m)
+    H = np.empty((m, 3))
+    per_state = spos.shape[0] > 1
+    for i in range(k):
+        _h_and_jacobian(x, spos, i, i if per_state else 0, kind, m, zh, H)
+        for a in range(m):
+            zhat[i, a] = zh[a]
+        for r in range(6):
+            for b in range(m):
+                Pxz[i, r, b] = P[i, r, 0] * H[b, 0] + P[i, r, 1] * H[b, 1] + P[i, r, 2] * H[b, 2]
+        for a in range(m):
+            for b in range(m):
+                Pzz[i, a, b] = H[a, 0] * Pxz[i, 0, b] + H[a, 1] * Pxz[i, 1, b] + H[a, 2] * Pxz[i, 2, b]
+    return zhat, Pzz, Pxz
+
+
+@kernel
+def ekf_update_one(
+    xm: NDArray[np.float64],
+    Pm: NDArray[np.float64],
+    track: NDArray[np.int64],
+    z: NDArray[np.float64],
+    R: NDArray[np.float64],
+    kind: int,
+    angles: NDArray[np.bool_],
+    spos: NDArray[np.float64],
+) -> None:
+    """EKF update of mode 0 of ``xm [N,M,6]``, ``Pm [N,M,6,6]`` in place, pair ``k``
+    updating track ``track[k]`` with ``z[k]``, ``R[k]`` (at most one pair per track).
+    ``P - K Pxz'`` is symmetrised as the numpy path does."""
+    npair = track.shape[0]
+    m = z.shape[1]
+    zh = np.empty(m)
+    H = np.empty((m, 3))
+    Pxz = np.empty((6, m))
+    S = np.empty((m, m))
+    L = np.zeros((m, m))
+    G = np.empty((6, m))
+    nu = np.empty(m)
+    Pn = np.empty((6, 6))
+    per_pair = spos.shape[0] > 1
+    x = np.empty((1, 6))
+    for p in range(npair):
+        t = track[p]
+        for a in range(6):
+            x[0, a] = xm[t, 0, a]
+        _h_and_jacobian(x, spos, 0, p if per_pair else 0, kind, m, zh, H)
+        for r in range(6):
+            for b in range(m):
+                Pxz[r, b] = Pm[t, 0, r, 0] * H[b, 0] + Pm[t, 0, r, 1] * H[b, 1] + Pm[t, 0, r, 2] * H[b, 2]
+        for a in range(m):
+            for b in range(m):
+                S[a, b] = H[a, 0] * Pxz[0, b] + H[a, 1] * Pxz[1, b] + H[a, 2] * Pxz[2, b] + R[p, a, b]
+            d = z[p, a] - zh[a]
+            if angles[a]:
+                d -= _TWO_PI * math.floor((d + math.pi) * _INV_TWO_PI)
+            nu[a] = d
+        # Cholesky of S, then G = Pxz S^-1 row by row (forward then backward solve).
+        ok = True
+        for a in range(m):
+            for b in range(a + 1):
+                acc = S[a, b]
+                for c in range(b):
+                    acc -= L[a, c] * L[b, c]
+                if a == b:
+                    if not acc > 0:
+                        ok = False
+                        break
+                    L[a, a] = math.sqrt(acc)
+                else:
+                    L[a, b] = acc / L[b, b]
+            if not ok:
+                break
+        if not ok:
+            continue  # not positive definite: leave the track as predicted
+        for r in range(6):
+            for a in range(m):
+                acc = Pxz[r, a]
+                for c in range(a):
+                    acc -= L[a, c] * G[r, c]
+                G[r, a] = acc / L[a, a]
+            for a in range(m - 1, -1, -1):
+                acc = G[r, a]
+                for c in range(a + 1, m):
+                    acc -= L[c, a] * G[r, c]
+                G[r, a] = acc / L[a, a]
+        for r in range(6):
+            acc = 0.0
+            for a in range(m):
+                acc += G[r, a] * nu[a]
+            xm[t, 0, r] += acc
+        for r in range(6):
+            for c in range(6):
+                acc = Pm[t, 0, r, c]
+                for a in range(m):
+                    acc -= G[r, a] * Pxz[c, a]
+                Pn[r, c] = acc
+        for r in range(6):
+            for c in range(6):
+                Pm[t, 0, r, c] = 0.5 * (Pn[r, c] + Pn[c, r])
+
+
+@kernel
+def cv_predict(xm: NDArray[np.float64], Pm: NDArray[np.float64], dt: float, Q: NDArray[np.float64]) -> None:
+    """Constant velocity step in place for every track and mode: ``x[:3] += dt x[3:]``,
+    ``P <- F P F' + Q`` with ``F = [[I, dt I], [0, I]]`` applied by blocks."""
+    n, M = xm.shape[0], xm.shape[1]
+    for i in range(n):
+        for q in range(M):
+            for a in range(3):
+                xm[i, q, a] += dt * xm[i, q, a + 3]
+            for a in range(3):
+                for c in range(6):
+                    Pm[i, q, a, c] += dt * Pm[i, q, a + 3, c]
+            for r in range(6):
+                for a in range(3):
+                    Pm[i, q, r, a] += dt * Pm[i, q, r, a + 3]
+            for r in range(6):
+                for c in range(6):
+                    Pm[i, q, r, c] += Q[r, c]
