@@ -28,6 +28,7 @@ from skyfence.evaluate.record import RunRecord
 from skyfence.evaluate.scorecard import Scorecard, summarise
 from skyfence.model.classes import N_CLASSES
 from skyfence.model.tracks import TrackStatus
+from skyfence.track.warm import warm_up
 
 if TYPE_CHECKING:
     from skyfence.model.scenario import Scenario
@@ -156,6 +157,9 @@ def execute(
         for task in tasks:
             done(fn(task))
     else:
+        # Compile (or load) the tracker's kernels here once, so the spawned workers load
+        # them from the cache instead of each compiling them at the same time.
+        warm_up()
         ctx = get_context("spawn")
         with ProcessPoolExecutor(max_workers=min(workers, max(total, 1)), mp_context=ctx) as pool:
             pending: set[Future[RunResult]] = {pool.submit(fn, t) for t in tasks}
