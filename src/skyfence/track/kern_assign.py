@@ -65,6 +65,21 @@ def _ssp(
     for cur in range(n_tracks):
         if indptr[cur + 1] == indptr[cur]:
             continue
+        # Fast path: the row's cheapest column (reduced cost) is free, so it is the whole
+        # shortest augmenting path (what Dijkstra's first pop would find), without a heap.
+        best = miss_cost - u[cur] - v[n_dets + cur]
+        jb = n_dets + cur
+        for e in range(indptr[cur], indptr[cur + 1]):
+            r = adj_cost[e] - u[cur] - v[adj_col[e]]
+            if r < best:
+                best = r
+                jb = adj_col[e]
+        if row4col[jb] < 0:
+            u[cur] += best
+            row4col[jb] = cur
+            col4row[cur] = jb
+            n_assigned += 1
+            continue
         n_touched = 0
         n_seen = 0
         hsize = 0

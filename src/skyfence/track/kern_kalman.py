@@ -28,56 +28,33 @@ _INV_TWO_PI = 1.0 / _TWO_PI
 
 @kernel
 def _h_and_jacobian(
-    x: NDArray[np.float64],
-    spos: NDArray[np.float64],
-    i: int,
-    si: int,
-    kind: int,
-    m: int,
-    zh: NDArray[np.float64],
-    H: NDArray[np.float64],
-) -> None:
-    """``h(x[i])`` into ``zh [m]`` and its position Jacobian into ``H [m,3]`` (one call per
-    state, not per pair: the scratch arrays are reused)."""
+    kind: int, m: int, px: float, py: float, pz: float, sx: float, sy: float, sz: float
+) -> tuple[float, float, float, float, float, float, float, float, float, float, float, float]:
+    """``h`` of position ``(px, py, pz)`` seen from ``(sx, sy, sz)`` (3 values, the first
+    ``m`` used) and its position Jacobian row by row (9 values). Scalars in and out: a
+    call with array arguments would cost reference counting per state."""
     if kind == KIND_LINEAR:
-        for a in range(m):
-            zh[a] = x[i, a]
-            for c in range(3):
-                H[a, c] = 1.0 if a == c else 0.0
-        return
-    e = x[i, 0] - spos[si, 0]
-    n = x[i, 1] - spos[si, 1]
-    u = x[i, 2] - spos[si, 2]
+        return px, py, pz, 1.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0
+    e = px - sx
+    n = py - sy
+    u = pz - sz
     rh2 = max(e * e + n * n, 1e-12)
     rh = math.sqrt(rh2)
     rh_m = max(math.hypot(e, n), 1e-6)
     r2 = rh2 + u * u
     az = math.atan2(e, n)
-    # Rows of the Jacobian: azimuth and elevation.
-    az0, az1 = n / rh2, -e / rh2
-    el0, el1, el2 = -u * e / (r2 * rh), -u * n / (r2 * rh), rh / r2
-    for a in range(m):
-        for c in range(3):
-            H[a, c] = 0.0
+    az0, az1 = n / rh2, -e / rh2  # azimuth row
+    el0, el1, el2 = -u * e / (r2 * rh), -u * n / (r2 * rh), rh / r2  # elevation row
     if kind == KIND_POLAR:
         if m == 2:
-            zh[0], zh[1] = rh_m, az
-            H[0, 0], H[0, 1] = e / rh, n / rh
-            H[1, 0], H[1, 1] = az0, az1
-        else:
-            r = math.sqrt(r2)
-            zh[0] = math.sqrt(rh_m * rh_m + u * u)
-            zh[1] = az
-            zh[2] = math.atan2(u, rh_m)
-            H[0, 0], H[0, 1], H[0, 2] = e / r, n / r, u / r
-            H[1, 0], H[1, 1] = az0, az1
-            H[2, 0], H[2, 1], H[2, 2] = el0, el1, el2
-        return
-    zh[0] = az
-    H[0, 0], H[0, 1] = az0, az1
+            return rh_m, az, 0.0, e / rh, n / rh, 0.0, az0, az1, 0.0, 0.0, 0.0, 0.0
+        r = math.sqrt(r2)
+        rng = math.sqrt(rh_m * rh_m + u * u)
+        el = math.atan2(u, rh_m)
+        return rng, az, el, e / r, n / r, u / r, az0, az1, 0.0, el0, el1, el2
     if m == 2:
-        zh[1] = math.atan2(u, rh_m)
-        H[1, 0], H[1, 1], H[1, 2] = el0, el1, el2
+        return az, math.atan2(u, rh_m), 0.0, az0, az1, 0.0, el0, el1, el2, 0.0, 0.0, 0.0
+    return az, 0.0, 0.0, az0, az1, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0
 
 
 @kernel
@@ -90,11 +67,16 @@ def ekf_measure(
     zhat = np.empty((k, m))
     Pzz = np.empty((k, m, m))
     Pxz = np.empty((k, 6, m))
-    zh = np.empty(m)
-    H = np.empty((m, 3))
+    zh = np.empty(3)
+    H = np.empty((3, 3))
     per_state = spos.shape[0] > 1
     for i in range(k):
-        _h_and_jacobian(x, spos, i, i if per_state else 0, kind, m, zh, H)
+        si = i if per_state else 0
+        v = _h_and_jacobian(kind, m, x[i, 0], x[i, 1], x[i, 2], spos[si, 0], spos[si, 1], spos[si, 2])
+        zh[0], zh[1], zh[2] = v[0], v[1], v[2]
+        H[0, 0], H[0, 1], H[0, 2] = v[3], v[4], v[5]
+        H[1, 0], H[1, 1], H[1, 2] = v[6], v[7], v[8]
+        H[2, 0], H[2, 1], H[2, 2] = v[9], v[10], v[11]
         for a in range(m):
             zhat[i, a] = zh[a]
         for r in range(6):
@@ -122,8 +104,8 @@ def ekf_update_one(
     ``P - K Pxz'`` is symmetrised as the numpy path does."""
     npair = track.shape[0]
     m = z.shape[1]
-    zh = np.empty(m)
-    H = np.empty((m, 3))
+    zh = np.empty(3)
+    H = np.empty((3, 3))
     Pxz = np.empty((6, m))
     S = np.empty((m, m))
     L = np.zeros((m, m))
@@ -131,12 +113,16 @@ def ekf_update_one(
     nu = np.empty(m)
     Pn = np.empty((6, 6))
     per_pair = spos.shape[0] > 1
-    x = np.empty((1, 6))
     for p in range(npair):
         t = track[p]
-        for a in range(6):
-            x[0, a] = xm[t, 0, a]
-        _h_and_jacobian(x, spos, 0, p if per_pair else 0, kind, m, zh, H)
+        si = p if per_pair else 0
+        v = _h_and_jacobian(
+            kind, m, xm[t, 0, 0], xm[t, 0, 1], xm[t, 0, 2], spos[si, 0], spos[si, 1], spos[si, 2]
+        )
+        zh[0], zh[1], zh[2] = v[0], v[1], v[2]
+        H[0, 0], H[0, 1], H[0, 2] = v[3], v[4], v[5]
+        H[1, 0], H[1, 1], H[1, 2] = v[6], v[7], v[8]
+        H[2, 0], H[2, 1], H[2, 2] = v[9], v[10], v[11]
         for r in range(6):
             for b in range(m):
                 Pxz[r, b] = Pm[t, 0, r, 0] * H[b, 0] + Pm[t, 0, r, 1] * H[b, 1] + Pm[t, 0, r, 2] * H[b, 2]
