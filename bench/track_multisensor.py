@@ -124,9 +124,10 @@ def main() -> None:
         run_inference=args.infer,
     )
     # Warm-up, untimed but reported: loads (on a fresh checkout, compiles) the tracker's
-    # kernels and the inference stages on a small scenario of the same kind.
+    # kernels and the inference stages on a few seconds of a scenario of the same size
+    # (large batches take paths that small ones do not).
     w0 = time.perf_counter()
-    warm_batches, _ = scenario(50, 5, args.seed + 1)
+    warm_batches, _ = scenario(args.targets, 4, args.seed + 1)
     warm = Tracker(cfg, registry())
     for b in warm_batches:
         warm.update(b)
