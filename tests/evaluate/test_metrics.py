@@ -46,6 +46,9 @@ def test_continuity(scored) -> None:  # type: ignore[no-untyped-def]
     m = scored.metrics
     assert m["id_switches"] == 1
     assert m["fragmentations"] == 1
+    # Both are the FPV's (a threat), going from track 10 to track 11; the bird has none.
+    assert m["id_switches_threat"] == 1
+    assert m["fragmentations_threat"] == 1
     assert m["track_purity"] == pytest.approx(1.0)
     assert m["track_latency_s"] == pytest.approx((4.0 + 0.0) / 2)
 

@@ -306,20 +306,28 @@ def _continuity(
     first_track: NDArray[np.float64],
 ) -> dict[str, float]:
     # Per target, the assigned track id at each step the target exists (-1: not tracked).
-    switches = 0
-    fragments = 0
+    # Counted for every target and, separately, for threats alone: a flock of birds
+    # swapping ids among themselves would otherwise hide what happens to the threats.
+    switches = fragments = threat_switches = threat_fragments = 0
+    threats = {ti.id for ti in rec.targets if ti.role == "threat"}
     key_pairs = {(int(s), int(g)): int(k) for s, g, k in zip(a.step, a.target, a.track, strict=True)}
     for tgt in ids.tolist():
         present = np.unique(rec.truth_step[rec.truth_target == tgt])
         seq = np.array([key_pairs.get((int(s), tgt), -1) for s in present], dtype=np.int64)
         got = seq[seq >= 0]
-        switches += int((got[1:] != got[:-1]).sum())
+        sw = int((got[1:] != got[:-1]).sum())
         tracked = seq >= 0
         # A fragmentation: tracking stops and later resumes.
         stops = np.flatnonzero(tracked[:-1] & ~tracked[1:])
+        fr = 0
         if stops.size:
             later = np.flatnonzero(tracked)
-            fragments += int((stops[:, None] < later[None, :]).any(axis=1).sum())
+            fr = int((stops[:, None] < later[None, :]).any(axis=1).sum())
+        switches += sw
+        fragments += fr
+        if tgt in threats:
+            threat_switches += sw
+            threat_fragments += fr
     scored = _scored(rec)
     purity = []
     for trk, tgt in a.track_of.items():
@@ -330,6 +338,8 @@ def _continuity(
     return {
         "id_switches": float(switches),
         "fragmentations": float(fragments),
+        "id_switches_threat": float(threat_switches),
+        "fragmentations_threat": float(threat_fragments),
         "track_purity": _nanmean(purity),
         "track_latency_s": _nanmean(latency[latency >= 0]),
     }
