@@ -1,10 +1,11 @@
 """Compiled gating: coarse candidates and the exact chi-square test fused in one pass.
 
-For each track, a window over the detections sorted by one key (azimuth for bearings,
-circular; east for point detections, then the horizontal radius) proposes candidates,
+For each track, a window over the detections sorted by azimuth (bearings, circular) or
+the cells of a uniform grid within its horizontal radius (point detections) proposes
+candidates,
 and each candidate's innovation ``nu = z - zhat`` (angles wrapped) is tested at once
 under ``S = Pzz + R`` (1x1, 2x2 written out, 3x3 by Cholesky). No candidate arrays, no
-``[K,m,m]`` temporaries: the output holds only the pairs inside the gate. The windows
+``[K,m,m]`` temporaries: the output holds only the pairs inside the gate. The candidates
 are exactly those of :func:`skyfence.track.gate.candidate_pairs`, so the pairs are the
 same (in track-major order).
 """
@@ -90,7 +91,7 @@ def _test_windows(
     """The exact test on each track's window: detections ``order[start[i]:][:count[i]]``
     (circular), optionally first within ``radius[i]`` horizontally."""
     n = zhat.shape[0]
-    k = z.shape[0]
+    k = order.shape[0]
     m = z.shape[1]
     total = 0
     for i in range(n):
@@ -195,6 +196,104 @@ def gate_sorted_angle(
 
 
 @kernel
+def _grid_sweep(
+    track_en: NDArray[np.float64],
+    det_en: NDArray[np.float64],
+    radius: NDArray[np.float64],
+    allowed: NDArray[np.bool_],
+    grid: NDArray[np.float64],
+    ne: int,
+    nn: int,
+    cstart: NDArray[np.int64],
+    by_cell: NDArray[np.int64],
+    start: NDArray[np.int64],
+    count: NDArray[np.int64],
+    out: NDArray[np.int64],
+    filling: bool,
+) -> None:
+    """One sweep of each track's cells: the number of candidates into ``count``, or
+    with ``filling`` the candidates into ``out[start[i]:]``."""
+    e0, e1, n0, n1, cell = grid[0], grid[1], grid[2], grid[3], grid[4]
+    for i in range(track_en.shape[0]):
+        if not allowed[i]:
+            continue
+        te, tn, r = track_en[i, 0], track_en[i, 1], radius[i]
+        if te + r < e0 or te - r > e1 or tn + r < n0 or tn - r > n1:
+            continue
+        ca = max(math.floor((te - r - e0) / cell), 0)
+        cb = min(math.floor((te + r - e0) / cell), ne - 1)
+        ra = max(math.floor((tn - r - n0) / cell), 0)
+        rb = min(math.floor((tn + r - n0) / cell), nn - 1)
+        r2 = r * r
+        got = 0
+        base = start[i]
+        for row in range(ra, rb + 1):
+            for c in range(row * ne + ca, row * ne + cb + 1):
+                for q in range(cstart[c], cstart[c + 1]):
+                    j = by_cell[q]
+                    de = te - det_en[j, 0]
+                    dn = tn - det_en[j, 1]
+                    if de * de + dn * dn <= r2:
+                        if filling:
+                            out[base + got] = j
+                        got += 1
+        if not filling:
+            count[i] = got
+
+
+@kernel
+def _grid_candidates(
+    track_en: NDArray[np.float64],
+    det_en: NDArray[np.float64],
+    radius: NDArray[np.float64],
+    allowed: NDArray[np.bool_],
+) -> tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.int64]]:
+    """Detections within ``radius[i]`` of each track, through a uniform grid of cells about
+    the median radius wide: ``(cand, start, count)``, track ``i``'s candidates being
+    ``cand[start[i]:start[i] + count[i]]``."""
+    n = track_en.shape[0]
+    k = det_en.shape[0]
+    start = np.zeros(n, dtype=np.int64)
+    count = np.zeros(n, dtype=np.int64)
+    if k == 0:
+        return np.zeros(0, dtype=np.int64), start, count
+    e0, e1 = det_en[:, 0].min(), det_en[:, 0].max()
+    n0, n1 = det_en[:, 1].min(), det_en[:, 1].max()
+    cell = max(float(np.median(radius)), 1e-3)
+    ne = int((e1 - e0) / cell) + 1
+    nn = int((n1 - n0) / cell) + 1
+    if ne * nn > 4 * k + 16:  # no more cells than a few per detection
+        cell *= math.sqrt(ne * nn / (4 * k + 16))
+        ne = int((e1 - e0) / cell) + 1
+        nn = int((n1 - n0) / cell) + 1
+    # Counting sort of the detections by cell.
+    cid = np.empty(k, dtype=np.int64)
+    cstart = np.zeros(ne * nn + 1, dtype=np.int64)
+    for j in range(k):
+        ce = min(int((det_en[j, 0] - e0) / cell), ne - 1)
+        cn = min(int((det_en[j, 1] - n0) / cell), nn - 1)
+        cid[j] = cn * ne + ce
+        cstart[cid[j] + 1] += 1
+    for c in range(ne * nn):
+        cstart[c + 1] += cstart[c]
+    fill = cstart[:-1].copy()
+    by_cell = np.empty(k, dtype=np.int64)
+    for j in range(k):
+        by_cell[fill[cid[j]]] = j
+        fill[cid[j]] += 1
+    # Two sweeps over each track's cells: count, then fill.
+    grid = np.array([e0, e1, n0, n1, cell])
+    _grid_sweep(track_en, det_en, radius, allowed, grid, ne, nn, cstart, by_cell, start, count, count, False)
+    total = 0
+    for i in range(n):
+        start[i] = total
+        total += count[i]
+    cand = np.empty(total, dtype=np.int64)
+    _grid_sweep(track_en, det_en, radius, allowed, grid, ne, nn, cstart, by_cell, start, count, cand, True)
+    return cand, start, count
+
+
+@kernel
 def gate_points(
     zhat: NDArray[np.float64],
     Pzz: NDArray[np.float64],
@@ -210,24 +309,16 @@ def gate_points(
     with_loglik: bool,
 ) -> tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.float64], NDArray[np.float64]]:
     """Point detections: candidates within ``radius[i]`` of track ``i``'s horizontal
-    position ``track_en[i]`` (detections ``det_en [k,2]`` sorted by east, one window per
-    track); ``dense`` tests every pair instead."""
+    position ``track_en[i]`` (a uniform grid over the detections ``det_en [k,2]``);
+    ``dense`` tests every pair instead."""
     n = zhat.shape[0]
     k = z.shape[0]
-    order = np.argsort(det_en[:, 0])
-    se = det_en[order, 0]
-    start = np.zeros(n, dtype=np.int64)
-    count = np.zeros(n, dtype=np.int64)
-    for i in range(n):
-        if not allowed[i]:
-            continue
-        if dense:
-            count[i] = k
-        else:
-            start[i] = np.searchsorted(se, track_en[i, 0] - radius[i], side="left")
-            count[i] = np.searchsorted(se, track_en[i, 0] + radius[i], side="right") - start[i]
     if dense:
         order = np.arange(k)
+        start = np.zeros(n, dtype=np.int64)
+        count = np.where(allowed, k, 0)
+    else:
+        order, start, count = _grid_candidates(track_en, det_en, radius, allowed)
     return _test_windows(
-        zhat, Pzz, z, R, angles, order, start, count, track_en, det_en, radius, not dense, thr, with_loglik
+        zhat, Pzz, z, R, angles, order, start, count, track_en, det_en, radius, False, thr, with_loglik
     )
