@@ -163,32 +163,17 @@ def gate_sorted_angle(
     key = z[:, 0] - _TWO_PI * np.floor((z[:, 0] + math.pi) / _TWO_PI)  # into [-pi, pi)
     order = np.argsort(key)
     saz = key[order]
-    # Pass 1: each track's window (start in the virtual array saz - 2pi, saz, saz + 2pi
-    # of 3k entries, and length); pass 2 tests them, its output allocated once.
+    # Pass 1: each track's window (start and length) in the sorted azimuths extended by
+    # a turn either side; pass 2 tests them, its output allocated once.
+    ext = np.concatenate((saz - _TWO_PI, saz, saz + _TWO_PI))
+    lo = np.searchsorted(ext, zhat[:, 0] - half, side="left")
+    hi = np.searchsorted(ext, zhat[:, 0] + half, side="right")
     start = np.zeros(n, dtype=np.int64)
     count = np.zeros(n, dtype=np.int64)
     for i in range(n):
-        if not allowed[i]:
-            continue
-        lo_v = zhat[i, 0] - half[i]
-        hi_v = zhat[i, 0] + half[i]
-        a, b = 0, 3 * k
-        while a < b:  # first entry >= lo_v
-            mid = (a + b) >> 1
-            if saz[mid % k] + _TWO_PI * (mid // k - 1) < lo_v:
-                a = mid + 1
-            else:
-                b = mid
-        lo = a
-        a, b = lo, 3 * k
-        while a < b:  # first entry > hi_v
-            mid = (a + b) >> 1
-            if saz[mid % k] + _TWO_PI * (mid // k - 1) <= hi_v:
-                a = mid + 1
-            else:
-                b = mid
-        start[i] = lo % k
-        count[i] = min(a - lo, k)
+        if allowed[i]:
+            start[i] = lo[i] % k
+            count[i] = min(hi[i] - lo[i], k)
     none = np.zeros((0, 2))
     return _test_windows(
         zhat, Pzz, z, R, angles, order, start, count, none, none, half, False, thr, with_loglik
