@@ -56,6 +56,15 @@ def test_summarise_student_t() -> None:
     assert summarise([]).n == 0
 
 
+def test_summarise_clips_the_interval_to_the_metric_range() -> None:
+    # Four runs of a share near 100 %: the t interval would pass 100 %, and a count's
+    # would go below 0; neither can.
+    share = summarise([1.0, 1.0, 0.5, 1.0], (0.0, 1.0))
+    assert share.ci_high == 1.0 and share.ci_low < share.mean
+    count = summarise([0.0, 0.0, 0.0, 4.0], (0.0, math.inf))
+    assert count.ci_low == 0.0 and count.ci_high > count.mean
+
+
 def test_run_seeds_are_independent_of_run_count_and_distinct() -> None:
     seeds = [run_seed(3, k) for k in range(50)]
     assert len(set(seeds)) == 50

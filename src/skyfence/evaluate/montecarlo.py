@@ -25,7 +25,7 @@ from numpy.typing import NDArray
 from skyfence.errors import ConfigError
 from skyfence.evaluate.metrics import RunScore, ScoreConfig, score_run
 from skyfence.evaluate.record import RunRecord
-from skyfence.evaluate.scorecard import Scorecard, summarise
+from skyfence.evaluate.scorecard import UNIT_RANGE, Scorecard, metric_info, summarise
 from skyfence.model.classes import N_CLASSES
 from skyfence.model.tracks import TrackStatus
 from skyfence.track.warm import warm_up
@@ -213,7 +213,10 @@ def aggregate(
         for n in r.score.metrics:
             if n not in names:
                 names.append(n)
-    metrics = {n: summarise([r.score.metrics.get(n, math.nan) for r in results]) for n in names}
+    metrics = {
+        n: summarise([r.score.metrics.get(n, math.nan) for r in results], UNIT_RANGE.get(metric_info(n).unit))
+        for n in names
+    }
     confusion = np.zeros((N_CLASSES, N_CLASSES), dtype=np.int64)
     pd_range: dict[str, dict[str, Any]] = {}
     threats = []

@@ -130,8 +130,21 @@ class MetricSummary:
         }
 
 
-def summarise(values: Sequence[float] | NDArray[np.float64]) -> MetricSummary:
-    """Mean and Student-t 95 % interval of the finite ``values``."""
+#: Range of values per unit: a share lies in [0, 1], counts, times and distances are >= 0.
+UNIT_RANGE: dict[str, tuple[float, float]] = {
+    "share": (0.0, 1.0),
+    "count": (0.0, math.inf),
+    "s": (0.0, math.inf),
+    "1/h": (0.0, math.inf),
+    "m": (0.0, math.inf),
+}
+
+
+def summarise(
+    values: Sequence[float] | NDArray[np.float64], bounds: tuple[float, float] | None = None
+) -> MetricSummary:
+    """Mean and Student-t 95 % interval of the finite ``values``; the interval is clipped
+    to ``bounds`` (the metric's possible range: a share's interval never passes 100 %)."""
     from scipy import stats
 
     arr = np.asarray(values, dtype=np.float64)
@@ -144,7 +157,8 @@ def summarise(values: Sequence[float] | NDArray[np.float64]) -> MetricSummary:
         return MetricSummary(mean, math.nan, math.nan, math.nan, 1)
     std = float(np.std(arr, ddof=1))
     half = float(stats.t.ppf(0.975, n - 1)) * std / math.sqrt(n)
-    return MetricSummary(mean, std, mean - half, mean + half, n)
+    lo, hi = bounds if bounds is not None else (-math.inf, math.inf)
+    return MetricSummary(mean, std, max(mean - half, lo), min(mean + half, hi), n)
 
 
 def _num(v: float) -> float | None:
