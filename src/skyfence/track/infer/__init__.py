@@ -19,10 +19,13 @@ import numpy as np
 from numpy.typing import NDArray
 
 from skyfence._jit import kernel
+from skyfence.geo import Site
 from skyfence.model.classes import N_CLASSES
-from skyfence.model.sensors import SensorRegistry
+from skyfence.model.detections import Detections
+from skyfence.model.sensors import Sensor, SensorRegistry
+from skyfence.model.tracks import TrackStatus
 from skyfence.model.zone import Zone
-from skyfence.track.infer._state import TrackState, align_rows
+from skyfence.track.infer._state import StateTable, TrackState, align_rows
 from skyfence.track.infer.classify import ClassFusion, Kinematics, band_loglik
 from skyfence.track.infer.config import (
     ClassifyConfig,
@@ -35,8 +38,8 @@ from skyfence.track.infer.config import (
 from skyfence.track.infer.evidence import Vocabulary, step_evidence
 from skyfence.track.infer.relay import OPERATOR_SOURCES, RelayChains
 from skyfence.track.infer.rf_silent import RfSilence
-from skyfence.track.infer.swarm import SwarmGrouping
-from skyfence.track.view import InferResult, TrackView
+from skyfence.track.infer.swarm import SwarmGrouping, warm_up_swarm
+from skyfence.track.view import AssocBatch, InferResult, TrackView
 
 if TYPE_CHECKING:
     # Only for types: terrain objects come from the caller.
@@ -115,6 +118,7 @@ class TrackInference:
         zones: Sequence[Zone] | None = None,
         terrain: Terrain | None = None,
     ) -> None:
+        _warm_up()
         self.config = config if config is not None else InferConfig()
         self.sensors = sensors
         self.terrain = terrain
@@ -125,13 +129,15 @@ class TrackInference:
         self._relay = RelayChains(self.config.relay, zones, sensors)
         self._swarm = SwarmGrouping(self.config.swarm)
         self._passive = TrackState({"share": 0.0, "t": np.nan})
-        self._states = (
-            self._kin.state,
-            self._cls.state,
-            self._rf.state,
-            self._relay.state,
-            self._swarm.state,
-            self._passive,
+        self._table = StateTable(
+            (
+                self._kin.state,
+                self._cls.state,
+                self._rf.state,
+                self._relay.state,
+                self._swarm.state,
+                self._passive,
+            )
         )
         self._ids: NDArray[np.int64] = np.zeros(0, np.int64)
         self._was_relay: NDArray[np.bool_] = np.zeros(0, dtype=bool)
@@ -149,21 +155,22 @@ class TrackInference:
     def update(self, view: TrackView) -> InferResult:
         c = self.config
         sensors = view.sensors if view.sensors is not None else self.sensors
-        ids = np.ascontiguousarray(view.ids, dtype=np.int64)
+        # Every array a kernel sees is our own (contiguous, writable) copy, so that views
+        # of any origin (the tracker's are read-only) meet one compiled signature.
+        ids = np.array(view.ids, dtype=np.int64).reshape(-1)
         n = ids.shape[0]
         x = np.asarray(view.x, dtype=np.float64).reshape(n, 6)
         x = np.where(np.isfinite(x), x, 0.0)
         # Only the variances of the state are read.
-        pd = np.ascontiguousarray(np.asarray(view.P, dtype=np.float64).reshape(n, 36)[:, ::7])
-        status = np.ascontiguousarray(view.status, dtype=np.int8).reshape(n)
+        pd = np.array(np.asarray(view.P, dtype=np.float64).reshape(n, 36)[:, ::7], order="C")
+        status = np.array(view.status, dtype=np.int8).reshape(n)
         # One matching of rows to the previous view's ids serves every stage's memory.
         src = align_rows(self._ids, ids)
         was_relay = np.zeros(n, dtype=bool)
         if self._was_relay.size:
             was_relay[src >= 0] = self._was_relay[src[src >= 0]]
-        for st in self._states:
-            st.align(ids, src)
-        self._ids = ids.copy()
+        self._table.align(ids, src)
+        self._ids = ids
         dt, kin_ll = self._kin.update(view.t, src, x, pd, self.terrain)
         emitter = self._rf.emitter_prob(*self._cls.previous(), self._cls.prior, c.classify.emitter_floor)
         ev = step_evidence(
@@ -179,20 +186,20 @@ class TrackInference:
             c.rf_silent.ignore_protocols,
             c.classify.class_clutter_density,
         )
-        cls_lik = np.ascontiguousarray(view.cls_lik, dtype=np.float64).reshape(n, N_CLASSES)
+        cls_lik = np.array(view.cls_lik, dtype=np.float64).reshape(n, N_CLASSES)
         prob = self._cls.update(view.t, dt, cls_lik, ev, kin_ll, was_relay, self._vocab)
         # Silence is only evidence while a sensor that needs no emission (radar, camera,
         # microphone) holds the track: a track kept alive by RF bearings alone is no FPV
         # seen to be silent, and when its bearings stop it is simply lost.
-        seen = np.asarray(view.last_seen_by, dtype=np.float64)
+        seen = np.array(view.last_seen_by, dtype=np.float64)
         cols = self._passive_cols(sensors, seen, n)
         if cols is None:
-            seen = np.ascontiguousarray(view.last_update_t, dtype=np.float64).reshape(n, 1)
+            seen = np.array(view.last_update_t, dtype=np.float64).reshape(n, 1)
             cols = np.zeros(1, dtype=np.int64)
         last_update, passive_age, passive_share = _passive(
             self._passive.data,
             src,
-            np.ascontiguousarray(seen),
+            seen,
             cols,
             float(view.t),
             c.passive_fresh_s,
@@ -258,3 +265,61 @@ class TrackInference:
             group_id=group,
             attrs=attrs,
         )
+
+
+_warm = False
+
+
+def _warm_up() -> None:
+    """Load every kernel (compiling it the first time on a machine) with the signatures
+    of live updates, once per process: otherwise the first live update pays for it
+    (about 0.2 s). Runs two updates of a small synthetic picture through a private
+    instance: a hovering multirotor near a border line and three FPVs, RF bearings."""
+    global _warm
+    if _warm:
+        return
+    _warm = True
+    site = Site(48.0, 22.0, 100.0)
+    sensors = SensorRegistry(
+        site,
+        [
+            Sensor("rf", "rf", "bearing", np.array([0.0, 0.0, 10.0]), 1.0, 10_000.0),
+            Sensor("radar", "radar", "polar", np.array([0.0, 0.0, 10.0]), 1.0, 20_000.0),
+        ],
+    )
+    border = Zone(
+        "border", [[-9000.0, -1000.0], [9000.0, -1000.0]], kind="border", geometry="line", buffer_m=100.0
+    )
+    inf = TrackInference(sensors=sensors, zones=[border])
+    n = 4
+    x = np.zeros((n, 6))
+    x[:, :3] = [[0.0, -500.0, 100.0], [500.0, 2000.0, 30.0], [600.0, 2050.0, 30.0], [700.0, 2100.0, 30.0]]
+    x[1:, 3] = 25.0
+    P = np.broadcast_to(np.diag([25.0, 25.0, 25.0, 1.0, 1.0, 1.0]), (n, 6, 6)).copy()
+    az = np.arctan2(x[:, 0], x[:, 1])
+    det = Detections(
+        "rf",
+        "bearing",
+        np.zeros(n + 1),
+        np.append(az, 3.0).reshape(-1, 1),
+        np.full((n + 1, 1, 1), 1e-3),
+        attrs={"protocol": np.full(n + 1, "elrs_900"), "band": np.full(n + 1, "900")},
+    )
+    for t in (0.0, 1.0):
+        inf.update(
+            TrackView(
+                t=t,
+                ids=np.arange(1, n + 1, dtype=np.int64),
+                x=x,
+                P=P,
+                status=np.full(n, TrackStatus.CONFIRMED, np.int8),
+                age_s=np.full(n, t),
+                last_update_t=np.full(n, t),
+                last_seen_by=np.full((n, 2), t),
+                sensors=sensors,
+                cls_lik=np.ones((n, N_CLASSES)),
+                identity=np.full(n, ""),
+                assoc=(AssocBatch("rf", np.array([0, 1, 2, 3, -1], dtype=np.int64), det),),
+            )
+        )
+    warm_up_swarm()

@@ -3,7 +3,8 @@ the row order of each new view (rows come and go; state of deleted ids is droppe
 
 The rows of a new view are matched to the previous view's once per update
 (:func:`align_rows`); every stage then reorders its own columns with that one index
-(:meth:`TrackState.align`), a single compiled gather per stage."""
+(:meth:`TrackState.align`); a :class:`StateTable` holds several stages' columns in one
+table and reorders them all in a single compiled gather."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from numpy.typing import NDArray
 
 from skyfence._jit import kernel
 
-__all__ = ["TrackState", "align_rows"]
+__all__ = ["StateTable", "TrackState", "align_rows"]
 
 
 @kernel
@@ -112,3 +113,28 @@ class TrackState:
         self.ids = ids.copy()
         out: NDArray[np.bool_] = src < 0
         return out
+
+
+class StateTable:
+    """The columns of several :class:`TrackState` in one ``[K, N]`` table: each state's
+    ``data`` is a view of its rows, so one gather reorders them all."""
+
+    def __init__(self, states: tuple[TrackState, ...]) -> None:
+        self.states = states
+        self.fill = np.concatenate([st.fill for st in states])
+        self.data: NDArray[np.float64] = np.zeros((self.fill.shape[0], 0))
+        self._bind(np.zeros(0, np.int64))
+
+    def _bind(self, ids: NDArray[np.int64]) -> None:
+        at = 0
+        for st in self.states:
+            k = st.fill.shape[0]
+            st.data = self.data[at : at + k]
+            st.ids = ids
+            at += k
+
+    def align(self, ids: NDArray[np.int64], src: NDArray[np.int64]) -> None:
+        """Reorder every state to ``ids`` (``src`` from :func:`align_rows`); ``ids`` is
+        shared by the states, so the caller must not change it afterwards."""
+        self.data = _gather(self.data, src, self.fill)
+        self._bind(ids)

@@ -152,9 +152,13 @@ def _kinematics(
         moving = speed > turn_min_speed
         prev_h = s[_HEADING, i]
         if moving and math.isfinite(prev_h) and dt > 0:
+            # The heading change wrapped to [-pi, pi] (both headings are in it).
             d = heading - prev_h
-            rate = abs(math.atan2(math.sin(d), math.cos(d))) / dt
-            s[_TURN, i] = _ema(s[_TURN, i], rate, a)
+            if d > math.pi:
+                d -= 2.0 * math.pi
+            elif d < -math.pi:
+                d += 2.0 * math.pi
+            s[_TURN, i] = _ema(s[_TURN, i], abs(d) / dt, a)
         s[_HEADING, i] = heading if moving else np.nan
         # Steepest descent with a fading memory: a terminal dive stays on record a while.
         descent = max(-s[_VU, i], 0.0)
@@ -192,14 +196,18 @@ def _kinematics(
             for c in range(n_cls):
                 lo = bands[f, c, 0]
                 hi = bands[f, c, 1]
-                sig = bands[f, c, 2]
-                if f < 4:
-                    sig = math.sqrt(sig * sig + var[f])
                 d = max(max(lo - v, v - hi), 0.0)
-                q = d / sig
-                ll[c] = -0.5 * (q * q)
-                if normalise[f]:
-                    ll[c] = ll[c] - math.log(hi - lo + _SQRT_2PI * sig)
+                if d == 0.0 and not normalise[f]:
+                    # Inside an envelope: nothing to weigh.
+                    ll[c] = 0.0
+                else:
+                    sig = bands[f, c, 2]
+                    if f < 4:
+                        sig = math.sqrt(sig * sig + var[f])
+                    q = d / sig
+                    ll[c] = -0.5 * (q * q)
+                    if normalise[f]:
+                        ll[c] = ll[c] - math.log(hi - lo + _SQRT_2PI * sig)
                 top = max(top, ll[c])
             w = fweight[f] * weight[f]
             for c in range(n_cls):
@@ -358,7 +366,7 @@ def _fuse(
             seen = False
             for c in range(n_cls):
                 v = ll[c] / top if top > 0 else 1.0
-                ll[c] = math.log(max(v, 1e-9))
+                ll[c] = math.log(max(v, 1e-9)) if v != 1.0 else 0.0
                 if ll[c] < 0:
                     seen = True
             if seen:

@@ -23,7 +23,7 @@ from skyfence.model.tracks import TrackStatus
 from skyfence.track.infer._state import TrackState
 from skyfence.track.infer.config import SwarmConfig
 
-__all__ = ["SwarmGrouping"]
+__all__ = ["SwarmGrouping", "warm_up_swarm"]
 
 
 @kernel
@@ -214,3 +214,8 @@ def _stable_ids(
             out_of[c] = next_id
             next_id += 1
     return out_of[comp], next_id
+
+
+def warm_up_swarm() -> None:
+    """Load the kernel of stable group ids (it runs only once a group forms)."""
+    _stable_ids(np.zeros(3, np.int64), np.full(3, -1, np.int64), 1)
