@@ -194,11 +194,12 @@ def _grid_sweep(
     start: NDArray[np.int64],
     count: NDArray[np.int64],
     out: NDArray[np.int64],
-    filling: bool,
 ) -> None:
-    """One sweep of each track's cells: the number of candidates into ``count``, or
-    with ``filling`` the candidates into ``out[start[i]:]``."""
+    """One sweep of each track's cells: with ``out`` empty, the number of candidates
+    into ``count``; otherwise the candidates into ``out[start[i]:]``. (A flag argument
+    would be typed as a literal and compile the sweep twice.)"""
     e0, e1, n0, n1, cell = grid[0], grid[1], grid[2], grid[3], grid[4]
+    filling = out.shape[0] > 0
     for i in range(track_en.shape[0]):
         if not allowed[i]:
             continue
@@ -268,13 +269,26 @@ def _grid_candidates(
         fill[cid[j]] += 1
     # Two sweeps over each track's cells: count, then fill.
     grid = np.array([e0, e1, n0, n1, cell])
-    _grid_sweep(track_en, det_en, radius, allowed, grid, ne, nn, cstart, by_cell, start, count, count, False)
+    _grid_sweep(
+        track_en,
+        det_en,
+        radius,
+        allowed,
+        grid,
+        ne,
+        nn,
+        cstart,
+        by_cell,
+        start,
+        count,
+        np.empty(0, dtype=np.int64),
+    )
     total = 0
     for i in range(n):
         start[i] = total
         total += count[i]
     cand = np.empty(total, dtype=np.int64)
-    _grid_sweep(track_en, det_en, radius, allowed, grid, ne, nn, cstart, by_cell, start, count, cand, True)
+    _grid_sweep(track_en, det_en, radius, allowed, grid, ne, nn, cstart, by_cell, start, count, cand)
     return cand, start, count
 
 
