@@ -200,7 +200,7 @@ def gate(
     if is_linear(det.kind):
         zhat, Pzz = x[:, :m], P[:, :m, :m]  # views: H selects the first m coordinates
     else:
-        zhat, Pzz, _ = predict_measurement(x, P, det.kind, m, spos, method)
+        zhat, Pzz, _ = predict_measurement(x, P, det.kind, m, spos, method, with_pxz=False)
     ok = np.ones(n, dtype=bool) if allowed is None else np.ascontiguousarray(allowed, dtype=bool)
     zc = np.ascontiguousarray(zhat)
     Sc = np.ascontiguousarray(Pzz)

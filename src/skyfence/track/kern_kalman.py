@@ -59,14 +59,22 @@ def _h_and_jacobian(
 
 @kernel
 def ekf_measure(
-    x: NDArray[np.float64], P: NDArray[np.float64], kind: int, m: int, spos: NDArray[np.float64]
+    x: NDArray[np.float64],
+    P: NDArray[np.float64],
+    kind: int,
+    m: int,
+    spos: NDArray[np.float64],
+    with_pxz: bool = True,
 ) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]:
     """``zhat [K,m]``, ``Pzz [K,m,m]``, ``Pxz [K,6,m]`` of states ``x [K,6]``, ``P [K,6,6]``
-    seen from ``spos [1,3]`` (one sensor) or ``[K,3]`` (one per state)."""
+    seen from ``spos [1,3]`` (one sensor) or ``[K,3]`` (one per state). Without
+    ``with_pxz`` (gating) ``Pxz`` is empty and only its position rows are formed."""
     k = x.shape[0]
     zhat = np.empty((k, m))
     Pzz = np.empty((k, m, m))
-    Pxz = np.empty((k, 6, m))
+    Pxz = np.empty((k if with_pxz else 0, 6, m))
+    rows = 6 if with_pxz else 3
+    T = np.empty((6, m))
     zh = np.empty(3)
     H = np.empty((3, 3))
     per_state = spos.shape[0] > 1
@@ -79,12 +87,14 @@ def ekf_measure(
         H[2, 0], H[2, 1], H[2, 2] = v[9], v[10], v[11]
         for a in range(m):
             zhat[i, a] = zh[a]
-        for r in range(6):
+        for r in range(rows):
             for b in range(m):
-                Pxz[i, r, b] = P[i, r, 0] * H[b, 0] + P[i, r, 1] * H[b, 1] + P[i, r, 2] * H[b, 2]
+                T[r, b] = P[i, r, 0] * H[b, 0] + P[i, r, 1] * H[b, 1] + P[i, r, 2] * H[b, 2]
+                if with_pxz:
+                    Pxz[i, r, b] = T[r, b]
         for a in range(m):
             for b in range(m):
-                Pzz[i, a, b] = H[a, 0] * Pxz[i, 0, b] + H[a, 1] * Pxz[i, 1, b] + H[a, 2] * Pxz[i, 2, b]
+                Pzz[i, a, b] = H[a, 0] * T[0, b] + H[a, 1] * T[1, b] + H[a, 2] * T[2, b]
     return zhat, Pzz, Pxz
 
 

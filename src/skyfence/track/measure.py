@@ -129,8 +129,10 @@ def predict_measurement(
     m: int,
     spos: NDArray[np.float64],
     method: Nonlinear = "ekf",
+    with_pxz: bool = True,
 ) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]:
-    """``zhat [K,m]``, ``Pzz [K,m,m]`` and ``Pxz [K,6,m]`` for states ``x [K,6]``, ``P [K,6,6]``."""
+    """``zhat [K,m]``, ``Pzz [K,m,m]`` and ``Pxz [K,6,m]`` for states ``x [K,6]``, ``P [K,6,6]``.
+    ``with_pxz=False`` (gating) lets the compiled EKF skip ``Pxz`` (then empty)."""
     if is_linear(kind):
         zhat = x[:, :m].copy()
         Pxz = P[:, :, :m].copy()
@@ -144,6 +146,7 @@ def predict_measurement(
                 _KIND_CODE[kind],
                 m,
                 np.ascontiguousarray(sp, dtype=np.float64),
+                with_pxz,
             )
         H = measure_jacobian(x, kind, m, spos)
         zhat = measure(x, kind, m, spos)
