@@ -119,9 +119,9 @@ def ekf_update_one(
     Pxz = np.empty((6, m))
     S = np.empty((m, m))
     L = np.zeros((m, m))
+    inv = np.empty(m)
     G = np.empty((6, m))
     nu = np.empty(m)
-    Pn = np.empty((6, 6))
     per_pair = spos.shape[0] > 1
     for p in range(npair):
         t = track[p]
@@ -161,31 +161,35 @@ def ekf_update_one(
                 break
         if not ok:
             continue  # not positive definite: leave the track as predicted
+        for a in range(m):
+            inv[a] = 1.0 / L[a, a]  # multiply, not divide, in the 6m solves below
         for r in range(6):
             for a in range(m):
                 acc = Pxz[r, a]
                 for c in range(a):
                     acc -= L[a, c] * G[r, c]
-                G[r, a] = acc / L[a, a]
+                G[r, a] = acc * inv[a]
             for a in range(m - 1, -1, -1):
                 acc = G[r, a]
                 for c in range(a + 1, m):
                     acc -= L[c, a] * G[r, c]
-                G[r, a] = acc / L[a, a]
+                G[r, a] = acc * inv[a]
         for r in range(6):
             acc = 0.0
             for a in range(m):
                 acc += G[r, a] * nu[a]
             xm[t, 0, r] += acc
+        # P - G Pxz', symmetrised: each (r, c), (c, r) couple read, then written once.
         for r in range(6):
-            for c in range(6):
-                acc = Pm[t, 0, r, c]
+            for c in range(r, 6):
+                a_rc = Pm[t, 0, r, c]
+                a_cr = Pm[t, 0, c, r]
                 for a in range(m):
-                    acc -= G[r, a] * Pxz[c, a]
-                Pn[r, c] = acc
-        for r in range(6):
-            for c in range(6):
-                Pm[t, 0, r, c] = 0.5 * (Pn[r, c] + Pn[c, r])
+                    a_rc -= G[r, a] * Pxz[c, a]
+                    a_cr -= G[c, a] * Pxz[r, a]
+                sym = 0.5 * (a_rc + a_cr)
+                Pm[t, 0, r, c] = sym
+                Pm[t, 0, c, r] = sym
 
 
 @kernel
