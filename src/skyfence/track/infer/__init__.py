@@ -93,6 +93,19 @@ def _passive(
     return last, age, share
 
 
+def _bound(identity: NDArray[np.str_] | None, n: int) -> NDArray[np.bool_]:
+    """Rows bound to a Remote ID serial or an ADS-B address (identity not empty)."""
+    if identity is None:
+        return np.zeros(n, dtype=bool)
+    ident = np.ascontiguousarray(identity).reshape(n)
+    if ident.dtype.kind == "U" and ident.dtype.itemsize >= 4 and n:
+        # An empty string is the one whose first code point is 0: no string comparisons.
+        out: NDArray[np.bool_] = ident.view(np.uint32).reshape(n, -1)[:, 0] != 0
+        return out
+    other: NDArray[np.bool_] = np.asarray(ident, dtype=str) != ""
+    return other
+
+
 class TrackInference:
     """Class fusion, RF-silent inference, relay chains and swarm groups over a track view.
 
@@ -205,12 +218,12 @@ class TrackInference:
             c.passive_fresh_s,
             c.passive_share_tau_s,
         )
-        identity = np.asarray(getattr(view, "identity", np.full(n, "")), dtype=str).reshape(n)
+        bound = _bound(getattr(view, "identity", None), n)
         # The floor holds for what leaves too, so a consumer never sees a class at zero.
         prob, rf_silent, silent_s, covered = self._rf.update(
             x,
             pd[:, 2],
-            identity != "",
+            bound,
             status,
             view.t,
             last_update,

@@ -112,7 +112,6 @@ def _kinematics(
     height: NDArray[np.float64],
     bands: NDArray[np.float64],
     normalise: NDArray[np.bool_],
-    fweight: NDArray[np.float64],
     smooth_tau: float,
     turn_min_speed: float,
     dive_tau: float,
@@ -122,19 +121,27 @@ def _kinematics(
     hover_decay: float,
     speed_ref: float,
     alt_ref: float,
-    max_penalty: float,
-) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+) -> tuple[
+    NDArray[np.float64],
+    NDArray[np.float64],
+    NDArray[np.float64],
+    NDArray[np.float64],
+    NDArray[np.float64],
+    NDArray[np.float64],
+]:
     """Updates the state ``s [9, N]`` in place with states ``x [N, 6]`` (variances
-    ``pd [N, 6]``) at ``t``; returns ``dt [N]`` and the weighted kinematic log-likelihood
-    ``[N, C]`` of the updated features."""
+    ``pd [N, 6]``) at ``t``. Returns ``dt [N]`` and, per feature (:data:`FEATURES`) and
+    row, its value, weight and variance ``[F, N]``; for the features judged as densities
+    (``normalise``, in order), the shoulder width ``sig`` and ``norm``, the band's mass
+    before the logarithm, per class ``[D, C, N]`` (the caller takes the logarithms at
+    once)."""
     n = x.shape[0]
     n_cls = bands.shape[1]
+    n_f = bands.shape[0]
     dt_out = np.zeros(n)
-    ll_out = np.zeros((n, n_cls))
-    value = np.empty(6)
-    weight = np.empty(6)
-    var = np.empty(6)
-    ll = np.empty(n_cls)
+    value = np.empty((n_f, n))
+    weight = np.empty((n_f, n))
+    var = np.zeros((n_f, n))
     for i in range(n):
         new = src[i] < 0
         t_prev = s[_T, i]
@@ -182,39 +189,87 @@ def _kinematics(
         w_v = mature * ref_v / (ref_v + _nan_to(var_v, 1e12, _BIG))
         w_u = ref_u / (ref_u + _nan_to(pd[i, 2], 1e12, _BIG))
         w_vu = mature * ref_v / (ref_v + _nan_to(pd[i, 5], 1e12, _BIG))
-        value[0], weight[0], var[0] = s[_SPEED, i], w_v, _nan_to(var_v, 1e12, 1e12)
-        value[1], weight[1], var[1] = height[i], w_u, _nan_to(pd[i, 2], 1e12, 1e12)
-        value[2], weight[2], var[2] = s[_CLIMB, i], w_vu, _nan_to(pd[i, 5], 1e12, 1e12)
-        value[3], weight[3], var[3] = s[_DIVE, i], w_vu, _nan_to(pd[i, 5], 1e12, 1e12)
-        value[4], weight[4], var[4] = s[_TURN, i], w_v if s[_SPEED, i] > turn_min_speed else 0.0, 0.0
-        value[5], weight[5], var[5] = s[_HOVER, i], w_v, 0.0
-        for f in range(6):
-            v = value[f]
-            if not math.isfinite(v):
-                continue
-            top = -np.inf
-            for c in range(n_cls):
-                lo = bands[f, c, 0]
-                hi = bands[f, c, 1]
-                d = max(max(lo - v, v - hi), 0.0)
-                if d == 0.0 and not normalise[f]:
+        value[0, i], weight[0, i], var[0, i] = s[_SPEED, i], w_v, _nan_to(var_v, 1e12, 1e12)
+        value[1, i], weight[1, i], var[1, i] = height[i], w_u, _nan_to(pd[i, 2], 1e12, 1e12)
+        value[2, i], weight[2, i], var[2, i] = s[_CLIMB, i], w_vu, _nan_to(pd[i, 5], 1e12, 1e12)
+        value[3, i], weight[3, i], var[3, i] = s[_DIVE, i], w_vu, _nan_to(pd[i, 5], 1e12, 1e12)
+        value[4, i], weight[4, i] = s[_TURN, i], w_v if s[_SPEED, i] > turn_min_speed else 0.0
+        value[5, i], weight[5, i] = s[_HOVER, i], w_v
+    # The densities' shoulders, widened by the estimate's variance, in loops over rows
+    # that vectorise; slot k of ``sig`` and ``norm`` is the k-th density feature.
+    n_dens = 0
+    for f in range(n_f):
+        n_dens += normalise[f]
+    sig = np.empty((n_dens, n_cls, n))
+    norm = np.empty((n_dens, n_cls, n))
+    k = 0
+    for f in range(n_f):
+        if not normalise[f]:
+            continue
+        for c in range(n_cls):
+            s2 = bands[f, c, 2] * bands[f, c, 2]
+            width = bands[f, c, 1] - bands[f, c, 0]
+            for i in range(n):
+                sig[k, c, i] = math.sqrt(s2 + var[f, i])
+                norm[k, c, i] = width + _SQRT_2PI * sig[k, c, i]
+        k += 1
+    return dt_out, value, weight, var, sig, norm
+
+
+@kernel
+def _feature_loglik(
+    value: NDArray[np.float64],
+    weight: NDArray[np.float64],
+    var: NDArray[np.float64],
+    sig: NDArray[np.float64],
+    log_norm: NDArray[np.float64],
+    bands: NDArray[np.float64],
+    normalise: NDArray[np.bool_],
+    fweight: NDArray[np.float64],
+    max_penalty: float,
+) -> NDArray[np.float64]:
+    """Weighted kinematic log-likelihood ``[C, N]`` of the features of
+    :func:`_kinematics` (``log_norm``: the logarithm of its ``norm``). Loops run over
+    rows innermost, without branches, so that they vectorise."""
+    n_f = value.shape[0]
+    n = value.shape[1]
+    n_cls = bands.shape[1]
+    out = np.zeros((n_cls, n))
+    ll = np.empty((n_cls, n))
+    top = np.empty(n)
+    k = -1
+    for f in range(n_f):
+        k += normalise[f]
+        for c in range(n_cls):
+            lo = bands[f, c, 0]
+            hi = bands[f, c, 1]
+            s2 = bands[f, c, 2] * bands[f, c, 2]
+            if normalise[f]:
+                for i in range(n):
+                    v = value[f, i]
+                    d = max(max(lo - v, v - hi), 0.0)
+                    q = d / sig[k, c, i]
+                    ll[c, i] = -0.5 * (q * q) - log_norm[k, c, i]
+            else:
+                for i in range(n):
+                    v = value[f, i]
+                    d = max(max(lo - v, v - hi), 0.0)
+                    q = d / math.sqrt(s2 + var[f, i])
                     # Inside an envelope: nothing to weigh.
-                    ll[c] = 0.0
-                else:
-                    sig = bands[f, c, 2]
-                    if f < 4:
-                        sig = math.sqrt(sig * sig + var[f])
-                    q = d / sig
-                    ll[c] = -0.5 * (q * q)
-                    if normalise[f]:
-                        ll[c] = ll[c] - math.log(hi - lo + _SQRT_2PI * sig)
-                top = max(top, ll[c])
-            w = fweight[f] * weight[f]
-            for c in range(n_cls):
-                # Robust: a wildly wrong estimate (a height the filter cannot see) costs a
-                # bounded amount.
-                ll_out[i, c] += w * max(ll[c] - top, -max_penalty)
-    return dt_out, ll_out
+                    ll[c, i] = 0.0 if d == 0.0 else -0.5 * (q * q)
+        for i in range(n):
+            top[i] = ll[0, i]
+        for c in range(1, n_cls):
+            for i in range(n):
+                top[i] = ll[c, i] if ll[c, i] > top[i] else top[i]
+        for c in range(n_cls):
+            for i in range(n):
+                # Robust: a wildly wrong estimate (a height the filter cannot see) costs
+                # a bounded amount; a feature not known (NaN) adds nothing.
+                w = fweight[f] * weight[f, i]
+                add = w * max(ll[c, i] - top[i], -max_penalty)
+                out[c, i] += add if math.isfinite(value[f, i]) else 0.0
+    return out
 
 
 class Kinematics:
@@ -240,11 +295,11 @@ class Kinematics:
         """Update the averages with states ``x [N,6]`` (covariance diagonals ``pd [N,6]``)
         of the rows ``src`` mapped (see :meth:`TrackState.align`, already done) at ``t``;
         returns ``dt [N]`` since each track's previous update (0 for new tracks) and the
-        weighted kinematic log-likelihood ``[N, C]`` of the current features (a feature's
+        weighted kinematic log-likelihood ``[C, N]`` of the current features (a feature's
         weight falls as the filter's variance of it grows, and while averages settle)."""
         c = self.config
         self.height = x[:, 2] - (terrain.height(x[:, 0], x[:, 1]) if terrain is not None else 0.0)
-        return _kinematics(
+        dt, value, weight, var, sig, norm = _kinematics(
             float(t),
             src,
             self.state.data,
@@ -253,7 +308,6 @@ class Kinematics:
             np.ascontiguousarray(self.height, dtype=np.float64),
             self._bands,
             self._normalise,
-            self._fweight,
             c.smooth_tau_s,
             c.turn_min_speed_mps,
             c.dive_decay_tau_s,
@@ -263,8 +317,14 @@ class Kinematics:
             c.hover_decay_s,
             c.speed_sigma_ref_mps,
             c.alt_sigma_ref_m,
-            c.max_feature_penalty,
         )
+        # One vectorised logarithm for every (density feature, class, track): several
+        # times faster than one call each inside the kernel.
+        np.log(norm, out=norm)
+        ll = _feature_loglik(
+            value, weight, var, sig, norm, self._bands, self._normalise, self._fweight, c.max_feature_penalty
+        )
+        return dt, ll
 
     def column(self, name: str) -> NDArray[np.float64]:
         return self.state[name]
@@ -284,26 +344,29 @@ def _rate(t: float, last: float, tau: float) -> float:
 
 
 @kernel
-def _normalise_row(logp: NDArray[np.float64], out: NDArray[np.float64], floor: float) -> None:
-    n_cls = logp.shape[0]
-    top = -np.inf
-    for c in range(n_cls):
-        if not math.isfinite(logp[c]):
-            logp[c] = -700.0
-        top = max(top, logp[c])
-    z = 0.0
-    for c in range(n_cls):
-        out[c] = math.exp(logp[c] - top)
-        z += out[c]
-    for c in range(n_cls):
-        out[c] /= z
-    if floor > 0:
+def _posterior(e: NDArray[np.float64], s: NDArray[np.float64], floor: float) -> NDArray[np.float64]:
+    """Posterior ``[N, C]`` from ``e [C, N]``, the exponentials of :func:`_fuse`'s log
+    posteriors less each row's largest, with every class at least about ``floor``;
+    stored in the state ``s`` too."""
+    n_cls = e.shape[0]
+    n = e.shape[1]
+    prob = np.empty((n, n_cls))
+    for i in range(n):
         z = 0.0
         for c in range(n_cls):
-            out[c] = max(out[c], floor)
-            z += out[c]
+            z += e[c, i]
         for c in range(n_cls):
-            out[c] /= z
+            prob[i, c] = e[c, i] / z
+        if floor > 0:
+            z = 0.0
+            for c in range(n_cls):
+                prob[i, c] = max(prob[i, c], floor)
+                z += prob[i, c]
+            for c in range(n_cls):
+                prob[i, c] /= z
+        for c in range(n_cls):
+            s[_PROB + c, i] = prob[i, c]
+    return prob
 
 
 # Columns of the class state: the log posterior (N_CLASSES rows), the posterior itself
@@ -338,13 +401,13 @@ def _fuse(
     emission_tau: float,
     min_confidence: float,
     kin_tau: float,
-    floor: float,
 ) -> NDArray[np.float64]:
-    """One recursive step of every row (see :meth:`ClassFusion.update`); updates the
-    state ``s`` in place and returns the posterior ``[N, C]``."""
+    """One recursive step of every row (see :meth:`ClassFusion.update`) up to the log
+    posterior, returned ``[C, N]`` less each row's largest (the caller exponentiates it
+    at once for :func:`_posterior`); updates the evidence times in ``s``."""
     n = dt.shape[0]
     n_cls = log_prior.shape[0]
-    prob = np.empty((n, n_cls))
+    out = np.empty((n_cls, n))
     logp = np.empty(n_cls)
     ll = np.empty(n_cls)
     emit = np.empty(n_cls)
@@ -404,13 +467,15 @@ def _fuse(
             for c in range(n_cls):
                 logp[c] = logp[c] + w * relay_ll[c]
         w = min(dt[i] / kin_tau, 1.0)
+        top = -np.inf
         for c in range(n_cls):
-            logp[c] = logp[c] + w * kin_ll[i, c]
-        _normalise_row(logp, prob[i], floor)
+            logp[c] = logp[c] + w * kin_ll[c, i]
+            if not math.isfinite(logp[c]):
+                logp[c] = -700.0
+            top = max(top, logp[c])
         for c in range(n_cls):
-            s[c, i] = math.log(prob[i, c])
-            s[_PROB + c, i] = prob[i, c]
-    return prob
+            out[c, i] = logp[c] - top
+    return out
 
 
 class ClassFusion:
@@ -462,7 +527,7 @@ class ClassFusion:
         """One recursive step over the rows the state is aligned to; returns the posterior
         ``[N, C]`` (rows sum to one)."""
         c = self.config
-        return _fuse(
+        logp = _fuse(
             float(t),
             self.state.data,
             dt,
@@ -486,8 +551,12 @@ class ClassFusion:
             c.emission_tau_s,
             c.min_evidence_confidence,
             c.kin_tau_s,
-            c.prob_floor,
         )
+        # One vectorised exponential and logarithm for every (track, class): several
+        # times faster than one call each inside the kernel.
+        prob = _posterior(np.exp(logp, out=logp), self.state.data, c.prob_floor)
+        np.log(self.state["prob"], out=self.state["logp"])
+        return prob
 
 
 def floor_probs(prob: NDArray[np.float64], floor: float) -> NDArray[np.float64]:

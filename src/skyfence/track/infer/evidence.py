@@ -20,6 +20,7 @@ from skyfence.model.sensors import SensorRegistry
 _GATE_SIGMAS = 6.0
 #: Tracks with a bearing variance above this (rad²) are scored against every bearing.
 _WINDOW_VAR = 0.03**2
+_INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
 
 __all__ = [
     "StepEvidence",
@@ -246,9 +247,9 @@ def _pair_terms(
             a = a + two_pi if a < 0.0 else a
             a = a - two_pi if a >= two_pi else a
             dz = a - math.pi
-            var = vz + var_e[e]
-            arg[off + e] = -0.5 * dz * dz / var
-            fac[off + e] = em_e[e] / math.sqrt(two_pi * var)
+            inv = 1.0 / (vz + var_e[e])
+            arg[off + e] = -0.5 * dz * dz * inv
+            fac[off + e] = em_e[e] * math.sqrt(inv) * _INV_SQRT_2PI
         if wild:
             for e in range(lo[i], hi[i]):
                 dz = _wrap(zi - az_e[e] + math.pi) - math.pi
@@ -259,20 +260,22 @@ def _pair_terms(
 @kernel
 def _pair_sums(
     lik: NDArray[np.float64],
+    fac: NDArray[np.float64],
     start: NDArray[np.int64],
     outside: NDArray[np.bool_],
     clutter_density: float,
     class_clutter_density: float,
 ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
-    """``(q, q_class)`` from the pair likelihoods of :func:`_pair_terms`."""
+    """``(q, q_class)`` from the pair terms of :func:`_pair_terms`, ``lik`` the
+    exponentials of their ``arg``."""
     k_det = start.shape[0] - 1
     q = np.empty(k_det)
     q_cls = np.empty(k_det)
     for i in range(k_det):
-        own = lik[start[i]]
+        own = lik[start[i]] * fac[start[i]]
         total = 0.0
         for p in range(start[i] + 1, start[i + 1]):
-            total += lik[p]
+            total += lik[p] * fac[p]
         # The associated track counts even when it lies beyond the sensor's nominal range.
         if outside[i]:
             total += own
@@ -301,8 +304,7 @@ def _confidence(
     # Tens of thousands of pairs: numpy's vectorised exponential is several times faster
     # than one call per pair.
     lik = np.exp(arg, out=arg)
-    lik *= fac
-    return _pair_sums(lik, start, outside, clutter_density, class_clutter_density)
+    return _pair_sums(lik, fac, start, outside, clutter_density, class_clutter_density)
 
 
 def bearing_confidence(
