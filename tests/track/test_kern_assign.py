@@ -92,3 +92,10 @@ def test_gnn_exact_without_pairs() -> None:
     z = np.zeros(0, dtype=np.int64)
     at, ad = gnn_exact(z, z, np.zeros(0), 3, 4, 9.0)
     assert at.size == 0 and ad.size == 0
+
+
+def test_gnn_exact_rejects_out_of_range_pairs() -> None:
+    with pytest.raises(ValueError, match="out of range"):
+        gnn_exact(np.array([0, 3]), np.array([0, 0]), np.array([1.0, 2.0]), 3, 4, 9.0)
+    with pytest.raises(ValueError, match="out of range"):
+        gnn_exact(np.array([0, 1]), np.array([0, 5]), np.array([1.0, 2.0]), 3, 4, 9.0)

@@ -201,7 +201,8 @@ def gate(
         zhat, Pzz = x[:, :m], P[:, :m, :m]  # views: H selects the first m coordinates
     else:
         zhat, Pzz, _ = predict_measurement(x, P, det.kind, m, spos, method, with_pxz=False)
-    ok = np.ones(n, dtype=bool) if allowed is None else np.ascontiguousarray(allowed, dtype=bool)
+    # A copy: always a writable array, so one kernel specialisation.
+    ok = np.ones(n, dtype=bool) if allowed is None else np.array(allowed, dtype=bool)
     zc = np.ascontiguousarray(zhat)
     Sc = np.ascontiguousarray(Pzz)
     angles = angle_mask(det.kind, m)

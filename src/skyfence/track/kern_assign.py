@@ -37,6 +37,8 @@ def _ssp(
     # Pairs grouped by track (counting sort): CSR adjacency.
     indptr = np.zeros(n_tracks + 1, dtype=np.int64)
     for e in range(n_pairs):
+        if not (0 <= track[e] < n_tracks and 0 <= det[e] < n_dets):
+            raise ValueError("pair index out of range")  # no bounds checks below
         indptr[track[e] + 1] += 1
     for i in range(n_tracks):
         indptr[i + 1] += indptr[i]

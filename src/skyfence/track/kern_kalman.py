@@ -125,6 +125,8 @@ def ekf_update_one(
     per_pair = spos.shape[0] > 1
     for p in range(npair):
         t = track[p]
+        if not 0 <= t < xm.shape[0]:
+            raise ValueError("track index out of range")  # no bounds checks below
         si = p if per_pair else 0
         v = _h_and_jacobian(
             kind, m, xm[t, 0, 0], xm[t, 0, 1], xm[t, 0, 2], spos[si, 0], spos[si, 1], spos[si, 2]
