@@ -236,14 +236,13 @@ class TrackInference:
         )
         kin = self._kin
         height = np.ascontiguousarray(kin.height, dtype=np.float64)
-        speed_sd = np.sqrt(np.maximum(0.5 * (pd[:, 3] + pd[:, 4]), 0.0))
         rel = self._relay.update(
             view.t,
             ids,
             x,
             status,
             kin.column("speed"),
-            speed_sd,
+            pd,
             kin.column("hover"),
             height,
             prob,
@@ -286,7 +285,7 @@ _warm = False
 def _warm_up() -> None:
     """Load every kernel (compiling it the first time on a machine) with the signatures
     of live updates, once per process: otherwise the first live update pays for it
-    (about 0.2 s). Runs two updates of a small synthetic picture through a private
+    (about 0.2 s). Runs three updates of a small synthetic picture through a private
     instance: a hovering multirotor near a border line and three FPVs, RF bearings."""
     global _warm
     if _warm:
@@ -318,7 +317,8 @@ def _warm_up() -> None:
         np.full((n + 1, 1, 1), 1e-3),
         attrs={"protocol": np.full(n + 1, "elrs_900"), "band": np.full(n + 1, "900")},
     )
-    for t in (0.0, 1.0):
+    # Bearings at 0 and 1 s decide relays; none at 1.5 s carries the decision.
+    for t in (0.0, 1.0, 1.5):
         inf.update(
             TrackView(
                 t=t,
@@ -332,7 +332,7 @@ def _warm_up() -> None:
                 sensors=sensors,
                 cls_lik=np.ones((n, N_CLASSES)),
                 identity=np.full(n, ""),
-                assoc=(AssocBatch("rf", np.array([0, 1, 2, 3, -1], dtype=np.int64), det),),
+                assoc=(AssocBatch("rf", np.array([0, 1, 2, 3, -1], dtype=np.int64), det),) if t < 1.5 else (),
             )
         )
     warm_up_swarm()

@@ -408,6 +408,15 @@ class RelayConfig(_Strict):
     )
     hold_s: float = Field(20.0, ge=0, description="a relay keeps its flag this long after evidence stops")
     bearing_smooth: float = Field(0.3, gt=0, le=1, description="weight of a new operator bearing estimate")
+    interval_s: float = Field(
+        1.0,
+        ge=0,
+        description="relays and their chains are decided at most once per this many seconds of track "
+        "time, and at every update that brings RF bearings (the operator's ground link is only seen in "
+        "them); between decisions the flags, links and operator bearings are carried by track id and a "
+        "new track has none. Relays hover for minutes: a second is far inside what an operator needs, "
+        "and it spares the decision on the updates of other sensors (0: every update)",
+    )
 
 
 class SwarmConfig(_Strict):
@@ -441,6 +450,14 @@ class SwarmConfig(_Strict):
     )
     passive_recent_s: float = Field(
         8.0, gt=0, description="members must have been updated by a passive sensor this recently"
+    )
+    interval_s: float = Field(
+        1.0,
+        ge=0,
+        description="groups are formed at most once per this many seconds of track time; between, each "
+        "track keeps its group id and a new track has none. A swarm forms and splits over many seconds: "
+        "a second is far inside what an operator needs, and it spares the grouping on most updates of "
+        "a multi-sensor picture (0: every update)",
     )
 
 

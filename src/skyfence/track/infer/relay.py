@@ -144,7 +144,75 @@ def _depth(
 
 
 # Columns of the relay state.
-_LAST_LINK_T, _PROTOCOL, _BAND, _PROTO_W, _T, _RELAY_UNTIL, _RELAY_ID, _OP_BEARING, _OP_SOURCE = range(9)
+(
+    _LAST_LINK_T,
+    _PROTOCOL,
+    _BAND,
+    _PROTO_W,
+    _T,
+    _RELAY_UNTIL,
+    _RELAY_ID,
+    _OP_BEARING,
+    _OP_SOURCE,
+    _RELAY,
+    _CAND,
+) = range(11)
+
+
+@kernel
+def _remember_link(
+    s: NDArray[np.float64],
+    i: int,
+    t: float,
+    link_q: float,
+    protocol: int,
+    band: int,
+    protocol_q: float,
+    protocol_memory: float,
+) -> None:
+    """This step's link evidence of row ``i``: when a link emission was last associated,
+    and the remembered protocol and band."""
+    if link_q >= 0.5:
+        s[_LAST_LINK_T, i] = t
+    # Protocol and band are remembered from any bearing plausibly the track's, so an FPV
+    # seen through a crowd still gets its band; the weight behind the remembered one
+    # (decaying) must be beaten by a new bearing before it changes, so the odd bearing of
+    # a neighbour on the same line does not rename the track's link.
+    dt = t - s[_T, i] if math.isfinite(s[_T, i]) else 0.0
+    w = s[_PROTO_W, i] * math.exp(-max(dt, 0.0) / protocol_memory)
+    if protocol != 0:
+        if protocol == s[_PROTOCOL, i] and band == s[_BAND, i]:
+            w = w + protocol_q
+        elif protocol_q > w:
+            w = protocol_q
+            s[_PROTOCOL, i] = protocol
+            s[_BAND, i] = band
+    s[_PROTO_W, i] = w
+    s[_T, i] = t
+
+
+@kernel
+def _carry(
+    s: NDArray[np.float64],
+    t: float,
+    link_q: NDArray[np.float64],
+    protocol: NDArray[np.int64],
+    band: NDArray[np.int64],
+    protocol_q: NDArray[np.float64],
+    protocol_memory: float,
+) -> tuple[NDArray[np.bool_], NDArray[np.int64], NDArray[np.bool_]]:
+    """A step without a decision: the link memory is updated and the last decision
+    returned (``relay``, ``relay_id``, ``candidate``; a row new since has none)."""
+    n = link_q.shape[0]
+    relay = np.zeros(n, np.bool_)
+    relay_id = np.full(n, -1, np.int64)
+    cand = np.zeros(n, np.bool_)
+    for i in range(n):
+        _remember_link(s, i, t, link_q[i], protocol[i], band[i], protocol_q[i], protocol_memory)
+        relay[i] = s[_RELAY, i] > 0
+        relay_id[i] = np.int64(s[_RELAY_ID, i])
+        cand[i] = s[_CAND, i] > 0
+    return relay, relay_id, cand
 
 
 @kernel
@@ -159,7 +227,7 @@ def _chains(
     x: NDArray[np.float64],
     status: NDArray[np.int8],
     speed: NDArray[np.float64],
-    speed_sd: NDArray[np.float64],
+    pd: NDArray[np.float64],
     hover_s: NDArray[np.float64],
     height: NDArray[np.float64],
     fpv_prob: NDArray[np.float64],
@@ -190,23 +258,7 @@ def _chains(
     alive = np.zeros(n, np.bool_)
     n_cand = 0
     for i in range(n):
-        if link_q[i] >= 0.5:
-            s[_LAST_LINK_T, i] = t
-        # Protocol and band are remembered from any bearing plausibly the track's, so an
-        # FPV seen through a crowd still gets its band; the weight behind the remembered
-        # one (decaying) must be beaten by a new bearing before it changes, so the odd
-        # bearing of a neighbour on the same line does not rename the track's link.
-        dt = t - s[_T, i] if math.isfinite(s[_T, i]) else 0.0
-        w = s[_PROTO_W, i] * math.exp(-max(dt, 0.0) / protocol_memory)
-        if protocol[i] != 0:
-            if protocol[i] == s[_PROTOCOL, i] and band[i] == s[_BAND, i]:
-                w = w + protocol_q[i]
-            elif protocol_q[i] > w:
-                w = protocol_q[i]
-                s[_PROTOCOL, i] = protocol[i]
-                s[_BAND, i] = band[i]
-        s[_PROTO_W, i] = w
-        s[_T, i] = t
+        _remember_link(s, i, t, link_q[i], protocol[i], band[i], protocol_q[i], protocol_memory)
         # Both ends of a chain must be seen by a passive sensor (radar, camera, microphone)
         # now and then: tracks held by RF bearings alone can be ghosts of crossing lines.
         alive[i] = (status[i] == confirmed or status[i] == coasting) and t - last_passive[i] <= passive_recent
@@ -217,9 +269,11 @@ def _chains(
             beyond_los = depth[i] >= operator_los
         v = speed[i]
         v = np.inf if math.isnan(v) else v
+        var_v = 0.5 * (pd[i, 3] + pd[i, 4])
+        speed_sd = math.sqrt(var_v) if var_v > 0 else (0.0 if var_v == var_v else np.nan)
         cand[i] = (
             alive[i]
-            and v <= max_speed + speed_sigma_factor * speed_sd[i]
+            and v <= max_speed + speed_sigma_factor * speed_sd
             and hover_s[i] >= min_dwell
             and height[i] >= min_height
             and t - s[_LAST_LINK_T, i] <= rf_recent
@@ -285,6 +339,8 @@ def _chains(
             if p < n_relay and relays[p] == old:
                 relay_id[i] = np.int64(old)
         s[_RELAY_ID, i] = relay_id[i]
+        s[_RELAY, i] = relay[i]
+        s[_CAND, i] = cand[i]
     return relay, relay_id, cand
 
 
@@ -340,8 +396,11 @@ class RelayChains:
                 "relay_id": -1.0,
                 "op_bearing": np.nan,
                 "op_source": 0.0,
+                "relay": 0.0,
+                "candidate": 0.0,
             }
         )
+        self._last_t = -np.inf
 
     def update(
         self,
@@ -350,7 +409,7 @@ class RelayChains:
         x: NDArray[np.float64],
         status: NDArray[np.int8],
         speed: NDArray[np.float64],
-        speed_sd: NDArray[np.float64],
+        pd: NDArray[np.float64],
         hover_s: NDArray[np.float64],
         height: NDArray[np.float64],
         cls_prob: NDArray[np.float64],
@@ -358,48 +417,70 @@ class RelayChains:
         evidence: StepEvidence,
         last_passive: NDArray[np.float64],
     ) -> RelayResult:
-        """One step over the rows the state is aligned to (``ids``)."""
+        """One step over the rows the state is aligned to (``ids``); ``pd [N, 6]`` are the
+        state covariance diagonals (a relay's speed is judged against its sigma)."""
         c = self.config
         s = self.state
         n = ids.shape[0]
-        has_border = bool(len(self.border) and n)
-        depth = self.border.depth(x) if has_border else np.zeros(0)
-        relay, relay_id, cand = _chains(
-            float(t),
-            ids,
-            s.data,
-            evidence.link,
-            evidence.protocol,
-            evidence.band,
-            evidence.protocol_q,
-            x,
-            status,
-            speed,
-            speed_sd,
-            hover_s,
-            height,
-            np.ascontiguousarray(cls_prob[:, TargetClass.FPV]),
-            rf_silent,
-            last_passive,
-            depth,
-            has_border,
-            int(TrackStatus.CONFIRMED),
-            int(TrackStatus.COASTING),
-            c.protocol_memory_s,
-            c.passive_recent_s,
-            c.border_distance_m,
-            c.operator_los_m,
-            c.max_speed_mps,
-            c.speed_sigma_factor,
-            c.min_dwell_s,
-            c.min_height_m,
-            c.rf_recent_s,
-            c.min_fpv_prob,
-            c.service_radius_m,
-            c.hold_s,
+        # Decisions at most once per interval of track time, and at every step that
+        # brings RF bearings (their evidence is this step's only); between, the flags,
+        # links and operator bearings are carried by track id.
+        decide = (
+            not t - c.interval_s < self._last_t <= t
+            or len(evidence.unassociated) > 0
+            or bool(evidence.protocol.any())
         )
+        if not decide:
+            relay, relay_id, cand = _carry(
+                s.data,
+                float(t),
+                evidence.link,
+                evidence.protocol,
+                evidence.band,
+                evidence.protocol_q,
+                c.protocol_memory_s,
+            )
+        else:
+            self._last_t = t
+            has_border = bool(len(self.border) and n)
+            depth = self.border.depth(x) if has_border else np.zeros(0)
+            relay, relay_id, cand = _chains(
+                float(t),
+                ids,
+                s.data,
+                evidence.link,
+                evidence.protocol,
+                evidence.band,
+                evidence.protocol_q,
+                x,
+                status,
+                speed,
+                pd,
+                hover_s,
+                height,
+                np.ascontiguousarray(cls_prob[:, TargetClass.FPV]),
+                rf_silent,
+                last_passive,
+                depth,
+                has_border,
+                int(TrackStatus.CONFIRMED),
+                int(TrackStatus.COASTING),
+                c.protocol_memory_s,
+                c.passive_recent_s,
+                c.border_distance_m,
+                c.operator_los_m,
+                c.max_speed_mps,
+                c.speed_sigma_factor,
+                c.min_dwell_s,
+                c.min_height_m,
+                c.rf_recent_s,
+                c.min_fpv_prob,
+                c.service_radius_m,
+                c.hold_s,
+            )
         if relay.any():
-            self._operator(t, ids, x, relay, evidence.unassociated)
+            if decide:
+                self._operator(t, ids, x, relay, evidence.unassociated)
             chain = np.where(relay, ids, relay_id)
             op = np.where(relay, s["op_bearing"], np.nan)
             src = np.where(relay, s["op_source"], 0).astype(np.int8)

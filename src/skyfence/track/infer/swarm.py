@@ -132,6 +132,7 @@ class SwarmGrouping:
         self.config = config
         self.state = TrackState({"group": -1.0})
         self._next_id = 1
+        self._last_t = -np.inf
 
     def update(
         self,
@@ -142,10 +143,16 @@ class SwarmGrouping:
         last_passive: NDArray[np.float64],
         height_var: NDArray[np.float64],
     ) -> NDArray[np.int64]:
-        """Group ids ``[N]`` (-1: none) of the rows the state is aligned to."""
+        """Group ids ``[N]`` (-1: none) of the rows the state is aligned to. Groups are
+        formed at most once per ``interval_s`` of track time; between, each track keeps
+        its group id (a new track has none)."""
         c = self.config
         s = self.state
         n = x.shape[0]
+        if t - c.interval_s < self._last_t <= t:
+            carried: NDArray[np.int64] = s.data[0].astype(np.int64)
+            return carried
+        self._last_t = t
         cand, labels, big = _components(
             x,
             status,
