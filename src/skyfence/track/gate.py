@@ -1,11 +1,13 @@
 """Gating: which (track, detection) pairs are close enough to be the same target.
 
-Two stages, both array operations. A coarse index proposes candidate pairs: all pairs
-when the problem is small, otherwise a k-d tree over horizontal positions (point
-detections) or a sorted azimuth index (bearings), so the work grows with the number of
-plausible pairs rather than tracks x detections. Then the exact chi-square gate: the
-Mahalanobis distance of every candidate pair's innovation under ``S = Pzz + R``
-(batched Cholesky).
+Two stages. A coarse index proposes candidate pairs: all pairs when the problem is
+small, otherwise each track's horizontal radius (point detections) or azimuth window
+(bearings), so the work grows with the number of plausible pairs rather than tracks x
+detections. Then the exact chi-square gate: the Mahalanobis distance of every candidate
+pair's innovation under ``S = Pzz + R``. :func:`gate` runs both fused in one compiled
+pass per track (:mod:`skyfence.track.kern_gate`: a uniform grid for points, the sorted
+azimuths for bearings); :func:`candidate_pairs` and ``_gate_numpy`` are the array
+reference (k-d tree or east sweep, batched Cholesky), used for ``m > 3``.
 """
 
 from __future__ import annotations
@@ -221,9 +223,8 @@ def gate(
         else:
             pos, radius = _point_keys(x, P, det, spos, math.sqrt(thr), max_gate_m, unobserved_height_var)
         en = np.ascontiguousarray(x[:, :2])
-        ti, dj, d2, ll = gate_points(
-            zc, Sc, det.z, det.R, angles, en, pos, radius, dense, ok, thr, with_loglik
-        )
+        zd, Rd = np.ascontiguousarray(det.z), np.ascontiguousarray(det.R)
+        ti, dj, d2, ll = gate_points(zc, Sc, zd, Rd, angles, en, pos, radius, dense, ok, thr, with_loglik)
     if ti.size == 0:
         return GatedPairs.empty()
     return GatedPairs(ti, dj, d2, ll)

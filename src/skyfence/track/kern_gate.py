@@ -2,9 +2,8 @@
 
 For each track, a window over the detections sorted by azimuth (bearings, circular) or
 the cells of a uniform grid within its horizontal radius (point detections) proposes
-candidates,
-and each candidate's innovation ``nu = z - zhat`` (angles wrapped) is tested at once
-under ``S = Pzz + R`` (1x1, 2x2 written out, 3x3 by Cholesky). No candidate arrays, no
+candidates, and each candidate's innovation ``nu = z - zhat`` (angles wrapped) is tested
+at once under ``S = Pzz + R`` (1x1, 2x2 written out, 3x3 by Cholesky). No candidate arrays, no
 ``[K,m,m]`` temporaries: the output holds only the pairs inside the gate. The candidates
 are exactly those of :func:`skyfence.track.gate.candidate_pairs`, so the pairs are the
 same (in track-major order).
