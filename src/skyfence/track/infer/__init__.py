@@ -35,7 +35,7 @@ from skyfence.track.infer.config import (
     RfSilentConfig,
     SwarmConfig,
 )
-from skyfence.track.infer.evidence import Vocabulary, step_evidence
+from skyfence.track.infer.evidence import PairBuffers, Vocabulary, step_evidence
 from skyfence.track.infer.relay import OPERATOR_SOURCES, RelayChains
 from skyfence.track.infer.rf_silent import RfSilence
 from skyfence.track.infer.swarm import SwarmGrouping, warm_up_swarm
@@ -136,6 +136,7 @@ class TrackInference:
         self.sensors = sensors
         self.terrain = terrain
         self._vocab = Vocabulary()
+        self._pairs = PairBuffers()
         self._kin = Kinematics(self.config.classify)
         self._cls = ClassFusion(self.config.classify)
         self._rf = RfSilence(self.config.rf_silent, sensors)
@@ -198,6 +199,7 @@ class TrackInference:
             c.classify.bearing_clutter_density,
             c.rf_silent.ignore_protocols,
             c.classify.class_clutter_density,
+            self._pairs,
         )
         cls_lik = np.array(view.cls_lik, dtype=np.float64).reshape(n, N_CLASSES)
         prob = self._cls.update(view.t, dt, cls_lik, ev, kin_ll, was_relay, self._vocab)

@@ -23,6 +23,7 @@ _WINDOW_VAR = 0.03**2
 _INV_SQRT_2PI = 1.0 / math.sqrt(2.0 * math.pi)
 
 __all__ = [
+    "PairBuffers",
     "StepEvidence",
     "UnassociatedBearings",
     "Vocabulary",
@@ -143,13 +144,17 @@ def _pair_terms(
     x: NDArray[np.float64],
     var_xy: NDArray[np.float64],
     emitter: NDArray[np.float64],
-) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.int64], NDArray[np.bool_]]:
+    arg: NDArray[np.float64],
+    fac: NDArray[np.float64],
+) -> tuple[NDArray[np.int64], NDArray[np.bool_]]:
     """The pairs (bearing, track) that :func:`bearing_confidence` scores: for bearing
     ``i``, entries ``start[i]`` (its own track) to ``start[i + 1]`` of ``arg`` (the
     Gaussian exponent) and ``fac`` (density factor times the track's emitter
     probability), so that a pair's likelihood is ``exp(arg) * fac``; ``outside[i]``: its
-    own track lies beyond the sensor's range. The exponentials are left to the caller,
-    in one vectorised call."""
+    own track lies beyond the sensor's range. Returns ``(start, outside)``; ``arg`` and
+    ``fac`` are the caller's buffers, filled only when they hold ``start[-1]`` entries
+    (else the caller grows them and calls again). The exponentials are left to the
+    caller, in one vectorised call."""
     n = x.shape[0]
     k_det = z.shape[0]
     r2 = np.empty(n)
@@ -213,9 +218,9 @@ def _pair_terms(
             lo[i] = np.searchsorted(ext, zc - half, side="left")
             hi[i] = np.searchsorted(ext, zc + half, side="right")
         start[i + 1] = start[i] + 1 + n_wide + hi[i] - lo[i]
-    arg = np.empty(start[k_det])
-    fac = np.empty(start[k_det])
     outside = np.empty(k_det, np.bool_)
+    if arg.shape[0] < start[k_det] or fac.shape[0] < start[k_det]:
+        return start, outside
     two_pi = 2.0 * math.pi
     for i in range(k_det):
         p = start[i]
@@ -254,7 +259,7 @@ def _pair_terms(
             for e in range(lo[i], hi[i]):
                 dz = _wrap(zi - az_e[e] + math.pi) - math.pi
                 arg[off + e] = -0.5 * dz * dz / (vz + var_e[e])
-    return arg, fac, start, outside
+    return start, outside
 
 
 @kernel
@@ -297,14 +302,37 @@ def _confidence(
     emitter: NDArray[np.float64],
     clutter_density: float,
     class_clutter_density: float,
+    scratch: PairBuffers | None = None,
 ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
     """:func:`bearing_confidence` over bearings ``z [K]`` (variances ``var_z``) and tracks
-    ``x [N, 6]`` with horizontal position variances ``var_xy [N]``."""
-    arg, fac, start, outside = _pair_terms(z, var_z, rows, ox, oy, max_range_m, x, var_xy, emitter)
+    ``x [N, 6]`` with horizontal position variances ``var_xy [N]``; ``scratch`` keeps
+    the pair buffers from one call to the next (fresh buffers of a megabyte cost page
+    faults on every call)."""
+    buf = scratch if scratch is not None else PairBuffers()
+    start, outside = _pair_terms(z, var_z, rows, ox, oy, max_range_m, x, var_xy, emitter, buf.arg, buf.fac)
+    m = int(start[-1])
+    if buf.arg.shape[0] < m:
+        buf.grow(m)
+        start, outside = _pair_terms(
+            z, var_z, rows, ox, oy, max_range_m, x, var_xy, emitter, buf.arg, buf.fac
+        )
     # Tens of thousands of pairs: numpy's vectorised exponential is several times faster
     # than one call per pair.
-    lik = np.exp(arg, out=arg)
-    return _pair_sums(lik, fac, start, outside, clutter_density, class_clutter_density)
+    lik = np.exp(buf.arg[:m], out=buf.arg[:m])
+    return _pair_sums(lik, buf.fac[:m], start, outside, clutter_density, class_clutter_density)
+
+
+class PairBuffers:
+    """Buffers of the bearing pair terms, kept between updates."""
+
+    def __init__(self) -> None:
+        self.arg: NDArray[np.float64] = np.zeros(0)
+        self.fac: NDArray[np.float64] = np.zeros(0)
+
+    def grow(self, m: int) -> None:
+        size = max(m, int(1.5 * self.arg.shape[0]))
+        self.arg = np.empty(size)
+        self.fac = np.empty(size)
 
 
 def bearing_confidence(
@@ -432,9 +460,11 @@ def step_evidence(
     clutter_density: float,
     ignore_protocols: Sequence[str] = (),
     class_clutter_density: float | None = None,
+    scratch: PairBuffers | None = None,
 ) -> StepEvidence:
     """The evidence of this step's associations for tracks ``x [N, 6]`` (covariance
-    diagonals ``pd [N, 6]``) that radiate with probability ``emitter [N]``."""
+    diagonals ``pd [N, 6]``) that radiate with probability ``emitter [N]``;
+    ``scratch`` keeps buffers from one update to the next."""
     n_tracks = x.shape[0]
     emission = np.zeros(n_tracks)
     log_none = np.zeros(n_tracks)
@@ -489,6 +519,7 @@ def step_evidence(
                 emitter,
                 float(clutter_density),
                 float(dc),
+                scratch,
             )
         proto = vocab.codes(det.attrs.get("protocol"), n)
         bnd = vocab.codes(det.attrs.get("band"), n) if code == _RF else np.zeros(n, np.int64)
