@@ -99,3 +99,12 @@ def test_gnn_exact_rejects_out_of_range_pairs() -> None:
         gnn_exact(np.array([0, 3]), np.array([0, 0]), np.array([1.0, 2.0]), 3, 4, 9.0)
     with pytest.raises(ValueError, match="out of range"):
         gnn_exact(np.array([0, 1]), np.array([0, 5]), np.array([1.0, 2.0]), 3, 4, 9.0)
+
+
+@pytest.mark.parametrize(("nt", "nd"), [(2, 3), (3, 2)])
+def test_gnn_exact_never_takes_pairs_at_or_above_the_miss_cost(nt: int, nd: int) -> None:
+    track = np.array([0, 0, 1, 1], dtype=np.int64)
+    det = np.array([0, 1, 0, 1], dtype=np.int64)
+    cost = np.array([9.0, np.nan, 12.0, 3.0])
+    at, ad = gnn_exact(track, det, cost, nt, nd, 9.0)
+    assert at.tolist() == [1] and ad.tolist() == [1]

@@ -52,9 +52,6 @@ def gnn(
     track unassigned costs ``miss_cost`` (pairs dearer than that are never chosen).
     Returns the assigned ``(track, det)`` arrays (sorted by track). Exact: a compiled
     sparse shortest-augmenting-path solver (:mod:`skyfence.track.kern_assign`)."""
-    ok = cost < miss_cost
-    if not ok.all():
-        track, det, cost = track[ok], det[ok], cost[ok]
     if track.size == 0:
         z = np.zeros(0, dtype=np.int64)
         return z, z

@@ -29,27 +29,34 @@ def _ssp(
     n_tracks: int,
     n_dets: int,
     miss_cost: float,
+    shift: float,
+    limit: float,
+    by_column: bool,
 ) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
-    """Rows ``track``, columns ``det``; row ``i`` may also take its own column
-    ``n_dets + i`` at ``miss_cost``. Every row with a pair ends matched. Returns the
-    rows matched to real columns and their columns."""
-    n_pairs = track.shape[0]
+    """Rows ``track``, columns ``det``, pair cost ``cost - shift`` (pairs with ``cost``
+    not below ``limit`` left out); row ``i`` may also take its own column ``n_dets + i``
+    at ``miss_cost``. Every row with a pair ends matched. Returns the rows matched to
+    real columns and their columns, sorted by row, or ``by_column`` the columns and
+    their rows, sorted by column."""
     # Pairs grouped by track (counting sort): CSR adjacency.
     indptr = np.zeros(n_tracks + 1, dtype=np.int64)
-    for e in range(n_pairs):
+    for e in range(track.shape[0]):
         if not (0 <= track[e] < n_tracks and 0 <= det[e] < n_dets):
             raise ValueError("pair index out of range")  # no bounds checks below
-        indptr[track[e] + 1] += 1
+        if cost[e] < limit:
+            indptr[track[e] + 1] += 1
     for i in range(n_tracks):
         indptr[i + 1] += indptr[i]
+    n_pairs = indptr[n_tracks]
     fill = indptr[:-1].copy()
     adj_col = np.empty(n_pairs, dtype=np.int64)
     adj_cost = np.empty(n_pairs, dtype=np.float64)
-    for e in range(n_pairs):
-        i = track[e]
-        adj_col[fill[i]] = det[e]
-        adj_cost[fill[i]] = cost[e]
-        fill[i] += 1
+    for e in range(track.shape[0]):
+        if cost[e] < limit:
+            i = track[e]
+            adj_col[fill[i]] = det[e]
+            adj_cost[fill[i]] = cost[e] - shift
+            fill[i] += 1
     n_cols = n_dets + n_tracks  # column n_dets + i: track i missed
     u = np.zeros(n_tracks)
     v = np.zeros(n_cols)
@@ -184,6 +191,13 @@ def _ssp(
     out_t = np.empty(n_assigned, dtype=np.int64)
     out_d = np.empty(n_assigned, dtype=np.int64)
     k = 0
+    if by_column:
+        for j in range(n_dets):
+            if row4col[j] >= 0:
+                out_t[k] = j
+                out_d[k] = row4col[j]
+                k += 1
+        return out_t[:k], out_d[:k]
     for i in range(n_tracks):
         j = col4row[i]
         if 0 <= j < n_dets:
@@ -201,17 +215,17 @@ def gnn_exact(
     n_dets: int,
     miss_cost: float,
 ) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
-    """Exact minimum-cost one-to-one assignment over pairs ``(track[k], det[k])`` of cost
-    ``cost[k] < miss_cost`` (a track left unassigned costs ``miss_cost``; pairs at or above
-    it must be removed by the caller). Returns assigned ``(track, det)``, sorted by track."""
+    """Exact minimum-cost one-to-one assignment over pairs ``(track[k], det[k])`` with
+    cost ``cost[k]``, where a track left unassigned costs ``miss_cost`` (pairs at or above
+    it, or NaN, are never chosen and are left out). Returns assigned ``(track, det)``,
+    sorted by track."""
     t = np.ascontiguousarray(track, dtype=np.int64)
     d = np.ascontiguousarray(det, dtype=np.int64)
     c = np.ascontiguousarray(cost, dtype=np.float64)
+    miss = float(miss_cost)
     if n_tracks < n_dets:
-        return _ssp(t, d, c, int(n_tracks), int(n_dets), float(miss_cost))
+        return _ssp(t, d, c, int(n_tracks), int(n_dets), miss, 0.0, miss, False)
     # Detections as rows (the smaller side: fewer searches, and the many tracks left
     # free end most searches at once): a pair then costs ``cost - miss_cost`` and an
     # unused detection 0, which differs from the track-side total by a constant.
-    od, ot = _ssp(d, t, c - miss_cost, int(n_dets), int(n_tracks), 0.0)
-    order = np.argsort(ot)
-    return ot[order], od[order]
+    return _ssp(d, t, c, int(n_dets), int(n_tracks), 0.0, miss, miss, True)
