@@ -95,6 +95,7 @@ def _ssp(
         i = cur
         min_val = 0.0
         sink = -1
+        ub = np.inf  # the shortest distance to a free column seen so far
         while True:
             seen_rows[n_seen] = i
             n_seen += 1
@@ -109,7 +110,11 @@ def _ssp(
                 if visited[j]:
                     continue
                 r = base + c - v[j]
+                if r >= ub:
+                    continue  # past a free column already reached: never popped first
                 if r < spc[j]:
+                    if row4col[j] < 0:
+                        ub = r
                     if spc[j] == np.inf:
                         touched[n_touched] = j
                         n_touched += 1
