@@ -36,7 +36,7 @@ if TYPE_CHECKING:
     # Only for types: terrain objects come from the caller.
     from skyfence.model.terrain import Terrain
 
-__all__ = ["FEATURES", "ClassFusion", "Kinematics", "band_loglik", "floor_probs"]
+__all__ = ["FEATURES", "ClassFusion", "Kinematics", "band_loglik"]
 
 _SQRT_2PI = float(np.sqrt(2.0 * np.pi))
 #: Kinematic features in the order of the per-feature arrays.
@@ -557,10 +557,3 @@ class ClassFusion:
         prob = _posterior(np.exp(logp, out=logp), self.state.data, c.prob_floor)
         np.log(self.state["prob"], out=self.state["logp"])
         return prob
-
-
-def floor_probs(prob: NDArray[np.float64], floor: float) -> NDArray[np.float64]:
-    """Rows of ``prob`` renormalised with every entry at least about ``floor``."""
-    p = np.maximum(np.where(np.isfinite(prob), prob, 0.0), floor)
-    out: NDArray[np.float64] = p / p.sum(axis=1, keepdims=True)
-    return out
