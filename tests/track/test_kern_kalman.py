@@ -41,6 +41,7 @@ def test_ekf_measure_matches_numpy(kind: str, m: int, per_state: bool, rng: np.r
     for g, w in zip(got, want, strict=True):
         np.testing.assert_allclose(g, w, rtol=1e-10, atol=1e-12)
     zhat, Pzz, Pxz = predict_measurement(x, P, kind, m, spos, "ekf", with_pxz=False)
+    assert Pxz.shape[0] == 0
     np.testing.assert_allclose(zhat, want[0], rtol=1e-10, atol=1e-12)
     np.testing.assert_allclose(Pzz, want[1], rtol=1e-10, atol=1e-12)
 
