@@ -127,49 +127,57 @@ def _mahalanobis(S: NDArray[np.float64], nu: NDArray[np.float64], m: int) -> flo
 
 @kernel
 def _kf_update(
-    x: NDArray[np.float64], P: NDArray[np.float64], z: NDArray[np.float64], R: NDArray[np.float64]
+    xm: NDArray[np.float64],
+    Pm: NDArray[np.float64],
+    i: int,
+    z: NDArray[np.float64],
+    R: NDArray[np.float64],
+    j: int,
+    gain: NDArray[np.float64],
+    Pu: NDArray[np.float64],
 ) -> None:
-    """Kalman update in place of ``x [6]``, ``P [6,6]`` by a point ``z [m]`` (``H`` picks
-    the first ``m`` coordinates), as :func:`skyfence.track.filters.mixture_update` does."""
-    m = z.shape[0]
-    S = np.empty((m, m))
-    for a in range(m):
-        for b in range(m):
-            S[a, b] = P[a, b] + R[a, b]
-    nu = np.empty(m)
-    for a in range(m):
-        nu[a] = z[a] - x[a]
-    gain = np.zeros((6, m))
+    """Kalman update in place of track ``i`` (mode 0) by point ``z[j]`` (``H`` picks the
+    first ``m`` coordinates), as :func:`skyfence.track.filters.mixture_update` does;
+    ``gain [6,3]`` and ``Pu [6,6]`` are scratch."""
+    m = z.shape[1]
     if m == 2:
-        a_, b_, c_ = S[0, 0], S[0, 1], S[1, 1]
+        a_ = Pm[i, 0, 0, 0] + R[j, 0, 0]
+        b_ = Pm[i, 0, 0, 1] + R[j, 0, 1]
+        c_ = Pm[i, 0, 1, 1] + R[j, 1, 1]
         det = a_ * c_ - b_ * b_
         i00, i11, i01 = c_ / det, a_ / det, -b_ / det
         for r in range(6):
-            gain[r, 0] = P[r, 0] * i00 + P[r, 1] * i01
-            gain[r, 1] = P[r, 0] * i01 + P[r, 1] * i11
+            gain[r, 0] = Pm[i, 0, r, 0] * i00 + Pm[i, 0, r, 1] * i01
+            gain[r, 1] = Pm[i, 0, r, 0] * i01 + Pm[i, 0, r, 1] * i11
     else:
+        S = np.empty((m, m))
+        for a in range(m):
+            for b in range(m):
+                S[a, b] = Pm[i, 0, a, b] + R[j, a, b]
         Sinv = np.linalg.inv(S)
         for r in range(6):
             for c in range(m):
                 acc = 0.0
                 for k in range(m):
-                    acc += P[r, k] * Sinv[k, c]
+                    acc += Pm[i, 0, r, k] * Sinv[k, c]
                 gain[r, c] = acc
+    n0 = z[j, 0] - xm[i, 0, 0]
+    n1 = z[j, 1] - xm[i, 0, 1]
+    n2 = z[j, 2] - xm[i, 0, 2] if m == 3 else 0.0
     for r in range(6):
-        acc = 0.0
-        for c in range(m):
-            acc += gain[r, c] * nu[c]
-        x[r] += acc
-    Pu = np.empty((6, 6))
+        acc = gain[r, 0] * n0 + gain[r, 1] * n1
+        if m == 3:
+            acc += gain[r, 2] * n2
+        xm[i, 0, r] += acc
     for r in range(6):
         for c in range(6):
             acc = 0.0
             for k in range(m):
-                acc += gain[r, k] * P[c, k]
-            Pu[r, c] = P[r, c] - acc
+                acc += gain[r, k] * Pm[i, 0, c, k]
+            Pu[r, c] = Pm[i, 0, r, c] - acc
     for r in range(6):
         for c in range(6):
-            P[r, c] = 0.5 * (Pu[r, c] + Pu[c, r])
+            Pm[i, 0, r, c] = 0.5 * (Pu[r, c] + Pu[c, r])
 
 
 @kernel
@@ -348,7 +356,7 @@ def linear_gnn_step(
         for j in range(k):
             worst = max(worst, max(R[j, 0, 0], R[j, 1, 1]) + abs(R[j, 0, 1]))
         det_r = g * math.sqrt(worst)
-    order = np.argsort(z[:, 0]) if coarse else np.arange(k)
+    order = np.argsort(z[:, 0]) if coarse else np.zeros(0, np.int64)
     se = z[order, 0]
     cap = max(64, 4 * (nr + k))
     pt = np.empty(cap, np.int64)
@@ -425,12 +433,14 @@ def linear_gnn_step(
     # -- update and bookkeeping ---------------------------------------------------------
     hit = np.zeros(n, np.bool_)
     ids_out = np.full(k, -1, np.int64)
+    gain = np.empty((6, 3))
+    Pu = np.empty((6, 6))
     bit = np.uint64(1) << np.uint64(si)
     for j in range(k):
         i = det_track[j]
         if i < 0:
             continue
-        _kf_update(xm[i, 0], Pm[i, 0], z[j], R[j])
+        _kf_update(xm, Pm, i, z, R, j, gain, Pu)
         hit[i] = True
         last[i] = t
         seen[i, si] = t
