@@ -11,9 +11,8 @@ tracks from the unassigned detections, then confirm, coast and delete. A small s
 calls, whose fixed per-call cost dominated. A test runs both paths on the same data and
 requires the same tracks.
 
-Assignment splits the gated pairs into connected components (union-find); a component
-of one pair is settled at once and larger ones are solved exactly by the shortest
-augmenting path method (Hungarian, ``O(n^2 m)``) on the component's own small matrix.
+Assignment is the general step's exact solver (sparse shortest augmenting paths,
+:mod:`skyfence.track.kern_assign`), called from here without leaving compiled code.
 """
 
 from __future__ import annotations
@@ -25,72 +24,9 @@ from numpy.typing import NDArray
 
 from skyfence._jit import kernel
 from skyfence.track.columns import _compact, manage_rows
+from skyfence.track.kern_assign import _ssp
 
-__all__ = ["linear_gnn_step", "min_cost_assignment"]
-
-
-@kernel
-def min_cost_assignment(C: NDArray[np.float64]) -> NDArray[np.int64]:
-    """Column of each row in a minimum-cost assignment of ``C [n, m]``, ``n <= m``
-    (shortest augmenting paths with dual potentials)."""
-    n, m = C.shape
-    u = np.zeros(n + 1)
-    v = np.zeros(m + 1)
-    p = np.zeros(m + 1, np.int64)
-    way = np.zeros(m + 1, np.int64)
-    minv = np.empty(m + 1)
-    used = np.empty(m + 1, np.bool_)
-    for i in range(1, n + 1):
-        p[0] = i
-        j0 = 0
-        minv[:] = np.inf
-        used[:] = False
-        while True:
-            used[j0] = True
-            i0 = p[j0]
-            delta = np.inf
-            j1 = 0
-            for j in range(1, m + 1):
-                if not used[j]:
-                    cur = C[i0 - 1, j - 1] - u[i0] - v[j]
-                    if cur < minv[j]:
-                        minv[j] = cur
-                        way[j] = j0
-                    if minv[j] < delta:
-                        delta = minv[j]
-                        j1 = j
-            for j in range(m + 1):
-                if used[j]:
-                    u[p[j]] += delta
-                    v[j] -= delta
-                else:
-                    minv[j] -= delta
-            j0 = j1
-            if p[j0] == 0:
-                break
-        while True:
-            j1 = way[j0]
-            p[j0] = p[j1]
-            j0 = j1
-            if j0 == 0:
-                break
-    out = np.full(n, -1, np.int64)
-    for j in range(1, m + 1):
-        if p[j] != 0:
-            out[p[j] - 1] = j - 1
-    return out
-
-
-@kernel
-def _find(parent: NDArray[np.int64], a: int) -> int:
-    r = a
-    while parent[r] != r:
-        r = parent[r]
-    while parent[a] != r:  # path compression
-        nxt = parent[a]
-        parent[a] = r
-        a = nxt
-    return r
+__all__ = ["linear_gnn_step"]
 
 
 @kernel
@@ -192,77 +128,18 @@ def _solve_stage(
     det_track: NDArray[np.int64],
 ) -> None:
     """Minimum-cost one-to-one assignment of the pairs ``(pt, pd, pc)[:n_pairs]`` (a
-    missed track costs ``miss_cost``); writes ``det_track``."""
+    missed track costs ``miss_cost``) by the tracker's exact GNN solver
+    (:mod:`skyfence.track.kern_assign`, oriented as ``gnn_exact`` does); writes
+    ``det_track``."""
     if n_pairs == 0:
         return
-    tc = np.zeros(n, np.int64)
-    dc = np.zeros(k, np.int64)
-    for p in range(n_pairs):
-        tc[pt[p]] += 1
-        dc[pd[p]] += 1
-    parent = np.arange(n + k)
-    hard = 0
-    for p in range(n_pairs):
-        if tc[pt[p]] == 1 and dc[pd[p]] == 1:
-            if pc[p] < miss_cost:
-                det_track[pd[p]] = pt[p]
-            continue
-        ra = _find(parent, pt[p])
-        rb = _find(parent, n + pd[p])
-        if ra != rb:
-            parent[ra] = rb
-        hard += 1
-    if hard == 0:
-        return
-    idx = np.empty(hard, np.int64)
-    root = np.empty(hard, np.int64)
-    h = 0
-    for p in range(n_pairs):
-        if tc[pt[p]] == 1 and dc[pd[p]] == 1:
-            continue
-        idx[h] = p
-        root[h] = _find(parent, pt[p])
-        h += 1
-    order = np.argsort(root, kind="mergesort")
-    tmap = np.full(n, -1, np.int64)
-    dmap = np.full(k, -1, np.int64)
-    start = 0
-    while start < hard:
-        stop = start
-        r0 = root[order[start]]
-        while stop < hard and root[order[stop]] == r0:
-            stop += 1
-        nt = 0
-        nd = 0
-        for q in range(start, stop):
-            p = idx[order[q]]
-            if tmap[pt[p]] < 0:
-                tmap[pt[p]] = nt
-                nt += 1
-            if dmap[pd[p]] < 0:
-                dmap[pd[p]] = nd
-                nd += 1
-        C = np.full((nt, nd + nt), miss_cost * 4.0 + 1.0)
-        for a in range(nt):
-            C[a, nd + a] = miss_cost
-        rows = np.empty(nt, np.int64)
-        cols = np.empty(nd, np.int64)
-        for q in range(start, stop):
-            p = idx[order[q]]
-            a, b = tmap[pt[p]], dmap[pd[p]]
-            C[a, b] = pc[p]
-            rows[a] = pt[p]
-            cols[b] = pd[p]
-        col = min_cost_assignment(C)
-        for a in range(nt):
-            b = col[a]
-            if b < nd and C[a, b] < miss_cost:
-                det_track[cols[b]] = rows[a]
-        for a in range(nt):
-            tmap[rows[a]] = -1
-        for b in range(nd):
-            dmap[cols[b]] = -1
-        start = stop
+    t, d, c = pt[:n_pairs], pd[:n_pairs], pc[:n_pairs]
+    if n < k:
+        at, ad = _ssp(t, d, c, n, k, miss_cost, 0.0, miss_cost, False)
+    else:
+        at, ad = _ssp(d, t, c, k, n, 0.0, miss_cost, miss_cost, True)
+    for q in range(at.shape[0]):
+        det_track[ad[q]] = at[q]
 
 
 @kernel
