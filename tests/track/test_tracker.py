@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from skyfence.errors import ConfigError, SkyfenceError
-from skyfence.model import Detections, TrackStatus
+from skyfence.model import Detections, Sensor, SensorRegistry, TrackStatus
 from skyfence.track import (
     InferResult,
     InvalidDetectionError,
@@ -24,7 +24,7 @@ from skyfence.track import (
 from skyfence.track.config import AssociationConfig
 from skyfence.track.initiate import BearingPool, triangulate
 
-from .conftest import polar_of, positions, registry
+from .conftest import SITE, polar_of, positions, registry
 
 
 def _run_line(
@@ -106,6 +106,7 @@ def test_triangulated_bearings_are_consistent_with_their_covariance(rng: np.rand
             np.full(k, sig**2),
             np.full(k, np.nan),
             np.full(k, 8000.0),
+            np.zeros(k),
         )
 
     a, b = pool(np.array([-3000.0, 0.0, 8.0]), 0), pool(np.array([0.0, -2500.0, 8.0]), 1)
@@ -142,6 +143,42 @@ def test_bearing_only_target_is_initiated_and_kept_by_several_sensors(rng: np.ra
     assert tracks.status[0] == TrackStatus.CONFIRMED
     assert sorted(tracks.sensors_of(0)) == sorted(sens)
     assert np.mean(errors[10:]) < 150.0
+
+
+@pytest.mark.parametrize(("pixels", "started"), [(1.0, False), (12.0, True)])
+def test_camera_bearings_cross_only_where_the_apparent_size_allows(pixels: float, started: bool) -> None:
+    """Two cameras 400 m apart whose bearings cross 360 m away. At one pixel across, an
+    object of 0.15-3 m is at least ~0.8 km off (a 20 deg, 3840-pixel camera): the
+    crossing is a ghost of two far-off objects and starts nothing. At twelve pixels the
+    object can be 140 m-3 km off, and the crossing starts a track."""
+    cams = {"eo-a": [0.0, 0.0, 10.0], "eo-b": [400.0, 0.0, 10.0]}
+    reg = SensorRegistry(
+        SITE,
+        [
+            Sensor(k, "eo", "bearing", np.array(v), 5.0, 4000.0, {"hfov_deg": 20.0, "pixels_h": 3840})
+            for k, v in cams.items()
+        ],
+    )
+    tracker = Tracker(TrackerConfig(run_inference=False), reg)
+    crossing = np.array([200.0, 300.0, 40.0])
+    sig = 1e-4
+    for k in range(6):
+        for sid, sp in cams.items():
+            d = crossing - np.array(sp)
+            az, el = np.arctan2(d[0], d[1]), np.arctan2(d[2], np.hypot(d[0], d[1]))
+            tracks = tracker.update(
+                Detections(
+                    sid,
+                    "bearing",
+                    [k + 0.1 * (sid == "eo-b")],
+                    [[az, el]],
+                    [np.diag([sig**2, sig**2])],
+                    attrs={"pixels": [pixels]},
+                )
+            )
+    assert (len(tracks) > 0) == started
+    if started:
+        np.testing.assert_allclose(tracks.x[0, :3], crossing, atol=5.0)
 
 
 def test_polar_radar_tracks_with_ekf_and_ukf(rng: np.random.Generator) -> None:

@@ -21,7 +21,7 @@ from scipy.optimize import linear_sum_assignment
 from skyfence.model.detections import Detections
 from skyfence.track.measure import to_position
 
-__all__ = ["BearingPool", "Triangulation", "point_states", "triangulate"]
+__all__ = ["BearingPool", "Triangulation", "apparent_size_ranges", "point_states", "triangulate"]
 
 
 def point_states(
@@ -48,7 +48,9 @@ def point_states(
 @dataclass(frozen=True, slots=True)
 class BearingPool:
     """Unassociated bearings kept for triangulation: sensor index, time, sensor position,
-    azimuth, elevation (NaN if not measured) and their variances."""
+    azimuth, elevation (NaN if not measured), their variances, and the range interval
+    the object can be at (the sensor's reach; for a camera also what its apparent size
+    allows, see :func:`apparent_size_ranges`)."""
 
     sensor: NDArray[np.int64]
     t: NDArray[np.float64]
@@ -58,18 +60,27 @@ class BearingPool:
     var_az: NDArray[np.float64]
     var_el: NDArray[np.float64]
     max_range: NDArray[np.float64]
+    min_range: NDArray[np.float64]
 
     @classmethod
     def empty(cls) -> BearingPool:
         z = np.zeros(0)
-        return cls(np.zeros(0, np.int64), z, np.zeros((0, 3)), z, z, z, z, z)
+        return cls(np.zeros(0, np.int64), z, np.zeros((0, 3)), z, z, z, z, z, z)
 
     @classmethod
     def from_detections(
-        cls, det: Detections, sensor: int, spos: NDArray[np.float64], max_range: float
+        cls,
+        det: Detections,
+        sensor: int,
+        spos: NDArray[np.float64],
+        max_range: float,
+        ranges: tuple[NDArray[np.float64], NDArray[np.float64]] | None = None,
     ) -> BearingPool:
+        """``ranges``: per-detection ``(lo, hi)`` range bounds, narrowing ``[0, max_range]``."""
         k = len(det)
         has_el = det.dim == 2
+        lo = np.zeros(k) if ranges is None else np.asarray(ranges[0], dtype=np.float64)
+        hi = np.full(k, max_range) if ranges is None else np.minimum(ranges[1], max_range)
         return cls(
             np.full(k, sensor, dtype=np.int64),
             det.t.copy(),
@@ -78,7 +89,8 @@ class BearingPool:
             det.z[:, 1].copy() if has_el else np.full(k, np.nan),
             det.R[:, 0, 0].copy(),
             det.R[:, 1, 1].copy() if has_el else np.full(k, np.nan),
-            np.full(k, max_range),
+            hi,
+            lo,
         )
 
     def __len__(self) -> int:
@@ -94,6 +106,7 @@ class BearingPool:
             self.var_az[idx],
             self.var_el[idx],
             self.max_range[idx],
+            self.min_range[idx],
         )
 
     @staticmethod
@@ -101,9 +114,23 @@ class BearingPool:
         return BearingPool(
             *(
                 np.concatenate([getattr(a, f), getattr(b, f)])
-                for f in ("sensor", "t", "spos", "az", "el", "var_az", "var_el", "max_range")
+                for f in ("sensor", "t", "spos", "az", "el", "var_az", "var_el", "max_range", "min_range")
             )
         )
+
+
+def apparent_size_ranges(
+    pixels: NDArray[np.float64], ifov_rad: float, size_m: tuple[float, float], pixel_error: float = 1.0
+) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """Range interval of objects of ``size_m = (smallest, largest)`` metres that a camera
+    with instantaneous field of view ``ifov_rad`` sees ``pixels`` across (give or take
+    ``pixel_error``): an object spans ``size / (range * ifov)`` pixels. Two cameras looking
+    at two far-off objects have bearings that cross close by; the crossing is out of the
+    interval both apparent sizes allow, so no ghost starts there."""
+    px = np.asarray(pixels, dtype=np.float64)
+    hi_px = px + pixel_error
+    lo_px = np.maximum(px - pixel_error, 0.5)
+    return size_m[0] / (hi_px * ifov_rad), size_m[1] / (lo_px * ifov_rad)
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,7 +162,7 @@ def _intersect(
     s = (-dx * cb + sb * dy) / safe  # range along ray a
     r = (sa * dy - ca * dx) / safe  # range along ray b
     ok = (s > 0) & (r > 0) & (np.abs(det) >= math.sin(min_angle_rad))
-    ok &= (s <= a.max_range) & (r <= b.max_range)
+    ok &= (s <= a.max_range) & (r <= b.max_range) & (s >= a.min_range) & (r >= b.min_range)
     k = a.az.shape[0]
     pos = np.zeros((k, 3))
     pos[:, 0] = a.spos[:, 0] + s * sa

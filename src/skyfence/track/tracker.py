@@ -34,7 +34,7 @@ from skyfence.track.columns import TrackColumns, manage_rows
 from skyfence.track.config import InvalidDetectionError, TrackerConfig, UnknownSensorError
 from skyfence.track.filters import combine, mixture_update, predict
 from skyfence.track.gate import DENSE_PAIRS_LINEAR, gate, gate_threshold
-from skyfence.track.initiate import BearingPool, point_states, triangulate
+from skyfence.track.initiate import BearingPool, apparent_size_ranges, point_states, triangulate
 from skyfence.track.linear_gnn import linear_gnn_step
 from skyfence.track.motion import mode_count, mode_matrices, mode_transition
 from skyfence.track.view import AssocBatch, Inference, InferResult, TrackView, uniform_result
@@ -69,6 +69,17 @@ class _SensorInfo:
     position: NDArray[np.float64]
     max_range: float
     counts_misses: bool
+    #: A camera's instantaneous field of view (rad per pixel), NaN for other sensors.
+    ifov: float = math.nan
+
+
+def _camera_ifov(s: Sensor) -> float:
+    """Radians per pixel of a camera whose params give ``hfov_deg`` and ``pixels_h``."""
+    try:
+        hfov, px = float(s.params["hfov_deg"]), float(s.params["pixels_h"])
+    except (KeyError, TypeError, ValueError):
+        return math.nan
+    return math.radians(hfov) / px if hfov > 0 and px > 0 else math.nan
 
 
 def _identity_of(det: Detections) -> NDArray[np.str_] | None:
@@ -282,6 +293,7 @@ class Tracker:
             _ro(np.ascontiguousarray(s.position, dtype=np.float64)),
             float(s.max_range_m),
             bool(counts) if counts is not None else s.type in MISS_SENSOR_TYPES,
+            _camera_ifov(s) if s.kind == "bearing" else math.nan,
         )
         self._names.append(s.id)
         self._info[s.id] = info
@@ -731,7 +743,12 @@ class Tracker:
         """Triangulate fresh bearings with pooled ones of other sensors; the rest wait."""
         m = self.config.management
         part = det.take(left)
-        new = BearingPool.from_detections(part, sensor.index, sensor.position, sensor.max_range)
+        ranges = None
+        pixels = part.attrs.get("pixels")
+        if pixels is not None and math.isfinite(sensor.ifov):
+            # A camera's bearing: how far the object can be, from how big it looks.
+            ranges = apparent_size_ranges(np.asarray(pixels, dtype=np.float64), sensor.ifov, m.camera_size_m)
+        new = BearingPool.from_detections(part, sensor.index, sensor.position, sensor.max_range, ranges)
         pool = self._pool
         if len(pool):
             pool = pool.take(pool.t >= t - m.triangulation_window_s)
