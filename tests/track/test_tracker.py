@@ -21,7 +21,7 @@ from skyfence.track import (
     UnknownSensorError,
     uniform_result,
 )
-from skyfence.track.config import AssociationConfig
+from skyfence.track.config import AssociationConfig, ManagementConfig
 from skyfence.track.initiate import BearingPool, triangulate
 
 from .conftest import SITE, polar_of, positions, registry
@@ -159,7 +159,8 @@ def test_camera_bearings_cross_only_where_the_apparent_size_allows(pixels: float
             for k, v in cams.items()
         ],
     )
-    tracker = Tracker(TrackerConfig(run_inference=False), reg)
+    cfg = TrackerConfig(run_inference=False, management=ManagementConfig(camera_size_m=(0.15, 3.0)))
+    tracker = Tracker(cfg, reg)
     crossing = np.array([200.0, 300.0, 40.0])
     sig = 1e-4
     for k in range(6):

@@ -745,7 +745,7 @@ class Tracker:
         part = det.take(left)
         ranges = None
         pixels = part.attrs.get("pixels")
-        if pixels is not None and math.isfinite(sensor.ifov):
+        if pixels is not None and math.isfinite(sensor.ifov) and m.camera_size_m is not None:
             # A camera's bearing: how far the object can be, from how big it looks.
             ranges = apparent_size_ranges(np.asarray(pixels, dtype=np.float64), sensor.ifov, m.camera_size_m)
         new = BearingPool.from_detections(part, sensor.index, sensor.position, sensor.max_range, ranges)
