@@ -46,7 +46,12 @@ COLUMNS = (
     "spoof",
 )
 
-_U1 = np.uint64(1)
+_F = NDArray[np.float64]
+_I = NDArray[np.int64]
+_B = NDArray[np.bool_]
+_U = NDArray[np.uint64]
+#: The buffers of :data:`COLUMNS`, typed, in that order.
+ColumnArrays = tuple[_I, _F, _F, _F, NDArray[np.int8], _F, _F, _F, _U, _I, _I, _I, _F, _U, _B, _F, _F, _B]
 
 
 class TrackColumns:
@@ -112,6 +117,15 @@ class TrackColumns:
         seen = self.buf["seen"]
         self.buf["seen"] = np.concatenate([seen, np.full((seen.shape[0], 1), -np.inf)], axis=1)
 
+    def arrays(self) -> ColumnArrays:
+        """Every column's whole buffer, in :data:`COLUMNS` order (as the kernels take them)."""
+        b = self.buf
+        return (
+            b["id"], b["xm"], b["Pm"], b["mu"], b["status"], b["born"], b["last"], b["seen"],
+            b["hist"], b["nopp"], b["misses"], b["ident"], b["cls_lik"], b["mask"], b["hobs"],
+            b["rid"], b["op"], b["spoof"],
+        )  # fmt: skip
+
     def view(self) -> dict[str, NDArray[Any]]:
         n = self.n
         return {key: v[:n] for key, v in self.buf.items()}
@@ -140,31 +154,7 @@ class TrackColumns:
 
     def compact(self, keep: NDArray[np.bool_]) -> int:
         """Keep the live rows where ``keep``, in order; returns how many were dropped."""
-        b = self.buf
-        m = _compact(
-            keep,
-            self.n,
-            b["id"],
-            b["xm"],
-            b["Pm"],
-            b["mu"],
-            b["status"],
-            b["born"],
-            b["last"],
-            b["seen"],
-            b["hist"],
-            b["nopp"],
-            b["misses"],
-            b["ident"],
-            b["cls_lik"],
-            b["mask"],
-            b["hobs"],
-            b["rid"],
-            b["op"],
-            b["spoof"],
-            self.mu0,
-            self.status0,
-        )
+        m = _compact(keep, self.n, *self.arrays(), self.mu0, self.status0)
         dropped = self.n - m
         self.n = m
         return dropped

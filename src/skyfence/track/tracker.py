@@ -215,9 +215,9 @@ class Tracker:
         self.terrain = terrain
         self.stats = TrackerStats()
         self._M = mode_count(self.config.motion)
-        self._mu0 = np.ones(self._M) if self._M == 1 else np.array([0.7, 0.1, 0.1, 0.1])
+        mu0 = np.ones(self._M) if self._M == 1 else np.array([0.7, 0.1, 0.1, 0.1])
         status0 = _CONFIRMED if self.config.management.confirm_m <= 1 else _TENTATIVE
-        self._store = TrackColumns(self._M, 0, self._mu0, int(status0))
+        self._store = TrackColumns(self._M, 0, mu0, int(status0))
         self._names: list[str] = []
         self._info: dict[str, _SensorInfo] = {}
         self._auto: list[Sensor] = []
@@ -826,7 +826,6 @@ class Tracker:
         k = len(det)
         store.reserve(k)
         n = store.n
-        b = store.buf
         dt = t - self._t if n and t > self._t else 0.0
         Q = self._motion_for(dt)[1][0] if dt > 0.0 else self._no_q
         acfg = self.config.association
@@ -848,26 +847,7 @@ class Tracker:
             m.initial_speed_sigma_m_s**2,
             m.unobserved_height_var,
             self._next_id,
-            *self._manage_args,
-            n,
-            b["id"],
-            b["xm"],
-            b["Pm"],
-            b["mu"],
-            b["status"],
-            b["born"],
-            b["last"],
-            b["seen"],
-            b["hist"],
-            b["nopp"],
-            b["misses"],
-            b["ident"],
-            b["cls_lik"],
-            b["mask"],
-            b["hobs"],
-            b["rid"],
-            b["op"],
-            b["spoof"],
+            *(self._manage_args + (n,) + store.arrays()),
             store.mu0,
             store.status0,
         )
